@@ -1,0 +1,202 @@
+//! Hidden-layer activation functions, each with its derivative beside it.
+//!
+//! Derivatives are written in terms of the layer's *output* `a = f(z)`, so
+//! backprop needs only the activations the forward pass already keeps, not
+//! the pre-activations as well: half the per-sample cache.
+
+use crate::float::Float;
+
+/// An element-wise activation `a = f(z)`.
+pub trait Activation: Copy + Default + core::fmt::Debug {
+    /// Name used in reports and model files.
+    const NAME: &'static str;
+    /// `f(z)`.
+    fn apply<T: Float>(z: T) -> T;
+    /// `f'(z)` expressed through `a = f(z)`.
+    fn derivative_from_output<T: Float>(a: T) -> T;
+}
+
+/// `f(z) = z`: linear output layers (regression, logits for a fused loss).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Identity;
+
+/// `f(z) = 1 / (1 + e^-z)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sigmoid;
+
+/// `f(z) = tanh z`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tanh;
+
+/// `f(z) = max(z, 0)`. The derivative at 0 is taken as 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Relu;
+
+/// `f(z) = z` for `z > 0`, `0.01 z` otherwise.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LeakyRelu;
+
+impl Activation for Identity {
+    const NAME: &'static str = "identity";
+    #[inline(always)]
+    fn apply<T: Float>(z: T) -> T {
+        z
+    }
+    #[inline(always)]
+    fn derivative_from_output<T: Float>(_a: T) -> T {
+        T::ONE
+    }
+}
+
+impl Activation for Sigmoid {
+    const NAME: &'static str = "sigmoid";
+    #[inline(always)]
+    fn apply<T: Float>(z: T) -> T {
+        sigmoid(z)
+    }
+    #[inline(always)]
+    fn derivative_from_output<T: Float>(a: T) -> T {
+        a * (T::ONE - a)
+    }
+}
+
+impl Activation for Tanh {
+    const NAME: &'static str = "tanh";
+    #[inline(always)]
+    fn apply<T: Float>(z: T) -> T {
+        z.tanh()
+    }
+    #[inline(always)]
+    fn derivative_from_output<T: Float>(a: T) -> T {
+        T::ONE - a * a
+    }
+}
+
+impl Activation for Relu {
+    const NAME: &'static str = "relu";
+    #[inline(always)]
+    fn apply<T: Float>(z: T) -> T {
+        if z > T::ZERO { z } else { T::ZERO }
+    }
+    #[inline(always)]
+    fn derivative_from_output<T: Float>(a: T) -> T {
+        if a > T::ZERO { T::ONE } else { T::ZERO }
+    }
+}
+
+/// Slope of [`LeakyRelu`] for negative inputs.
+pub const LEAKY_RELU_SLOPE: f64 = 0.01;
+
+impl Activation for LeakyRelu {
+    const NAME: &'static str = "leaky-relu";
+    #[inline(always)]
+    fn apply<T: Float>(z: T) -> T {
+        if z > T::ZERO { z } else { z * T::from_f64(LEAKY_RELU_SLOPE) }
+    }
+    #[inline(always)]
+    fn derivative_from_output<T: Float>(a: T) -> T {
+        // The slope is positive, so the output has the input's sign.
+        if a > T::ZERO { T::ONE } else { T::from_f64(LEAKY_RELU_SLOPE) }
+    }
+}
+
+/// The logistic function, written so that `e^x` never overflows.
+#[inline(always)]
+pub fn sigmoid<T: Float>(z: T) -> T {
+    if z >= T::ZERO {
+        T::ONE / (T::ONE + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (T::ONE + e)
+    }
+}
+
+/// Writes `softmax(z)` into `out`, shifting by `max z` so no `exp` overflows.
+///
+/// ```
+/// let mut p = [0.0f32; 3];
+/// mlp_core::activation::softmax(&[1.0, 2.0, 3.0], &mut p);
+/// assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+/// assert!(p[2] > p[1] && p[1] > p[0]);
+/// ```
+pub fn softmax<T: Float, const N: usize>(z: &[T; N], out: &mut [T; N]) {
+    let max = max_of(z);
+    let mut sum = T::ZERO;
+    for (o, &v) in out.iter_mut().zip(z) {
+        *o = (v - max).exp();
+        sum += *o;
+    }
+    let inv = T::ONE / sum;
+    for o in out.iter_mut() {
+        *o *= inv;
+    }
+}
+
+/// `ln Σ e^z`, computed as `max + ln Σ e^(z - max)` so it neither overflows nor underflows to `-inf`.
+pub fn log_sum_exp<T: Float, const N: usize>(z: &[T; N]) -> T {
+    let max = max_of(z);
+    let mut sum = T::ZERO;
+    for &v in z {
+        sum += (v - max).exp();
+    }
+    max + sum.ln()
+}
+
+/// Largest element; NaN if any element is NaN so that divergence shows.
+pub(crate) fn max_of<T: Float, const N: usize>(z: &[T; N]) -> T {
+    let mut max = z.first().copied().unwrap_or(T::ZERO);
+    for &v in z {
+        if v > max || v != v {
+            max = v;
+        }
+    }
+    max
+}
+
+/// Index of the largest element (the first on ties).
+pub fn argmax<T: Float>(values: &[T]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derivatives_match_finite_differences() {
+        fn check<A: Activation>() {
+            for &z in &[-2.0f64, -0.3, 0.4, 1.7] {
+                let h = 1e-6;
+                let numeric = (A::apply(z + h) - A::apply(z - h)) / (2.0 * h);
+                let analytic = A::derivative_from_output(A::apply(z));
+                assert!((numeric - analytic).abs() < 1e-6, "{} at {z}", A::NAME);
+            }
+        }
+        check::<Identity>();
+        check::<Sigmoid>();
+        check::<Tanh>();
+        check::<Relu>();
+        check::<LeakyRelu>();
+    }
+
+    #[test]
+    fn sigmoid_is_stable_at_extremes() {
+        assert_eq!(sigmoid(-1000.0f32), 0.0);
+        assert_eq!(sigmoid(1000.0f32), 1.0);
+        assert!((sigmoid(0.0f64) - 0.5).abs() < 1e-15);
+    }
+
+    #[test]
+    fn log_sum_exp_does_not_overflow() {
+        let v = log_sum_exp(&[1000.0f32, 1000.0]);
+        assert!((v - (1000.0 + core::f32::consts::LN_2)).abs() < 1e-3);
+        let v = log_sum_exp(&[-1000.0f64, -1000.0]);
+        assert!((v - (-1000.0 + core::f64::consts::LN_2)).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,193 @@
+//! Dense layers: trainable ([`Dense`]) and read-only ([`Frozen`]).
+//!
+//! Weights are a column-major `SMatrix<T, O, I>`: column `j` holds the weights
+//! from input `j` to every output, contiguously. Every kernel walks inputs in
+//! the outer loop and outputs in the inner loop, so the work vectorises across
+//! outputs while each output's sum keeps one fixed order:
+//! `z_o = b_o + w_o0·x_0 + w_o1·x_1 + …`. Inputs that are exactly zero are
+//! skipped (half the pixels of a digit are blank, and ReLU zeroes many hidden
+//! units); that rule is part of the order, so host and target both follow it
+//! and produce the same bits.
+
+use core::marker::PhantomData;
+
+use nalgebra::{ArrayStorage, SMatrix, SVector};
+use rand_core::Rng;
+
+use crate::activation::{Activation, Identity};
+use crate::buffer::{Zeroed, column, column_mut};
+use crate::float::Float;
+use crate::init::Init;
+use crate::optim::Step;
+
+/// A fully connected layer with `I` inputs and `O` outputs: `a = f(W x + b)`.
+///
+/// ```
+/// use mlp_core::{Dense, activation::Relu};
+/// // Weights given per input column: from input 0, then from input 1.
+/// static LAYER: Dense<f32, 2, 3, Relu> =
+///     Dense::from_columns([[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]], [0.0, 0.0, 0.0]);
+/// assert_eq!(LAYER.weights[(2, 0)], -1.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dense<T, const I: usize, const O: usize, A = Identity> {
+    /// `weights[(o, i)]` connects input `i` to output `o`.
+    pub weights: SMatrix<T, O, I>,
+    /// One bias per output.
+    pub biases: SVector<T, O>,
+    activation: PhantomData<A>,
+}
+
+/// A dense layer whose parameters are borrowed read-only, for example a
+/// `static` in flash. It runs forward and passes gradients through to earlier
+/// layers, but it has no gradient or optimizer state of its own.
+#[derive(Debug, PartialEq)]
+pub struct Frozen<'a, T, const I: usize, const O: usize, A = Identity>(pub &'a Dense<T, I, O, A>);
+
+impl<T, const I: usize, const O: usize, A> Clone for Frozen<'_, T, I, O, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T, const I: usize, const O: usize, A> Copy for Frozen<'_, T, I, O, A> {}
+
+/// The gradient (or momentum) of one [`Dense`] layer's parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DenseGradients<T, const I: usize, const O: usize> {
+    /// Same layout as [`Dense::weights`].
+    pub weights: SMatrix<T, O, I>,
+    /// Same layout as [`Dense::biases`].
+    pub biases: SVector<T, O>,
+}
+
+impl<T: Float, const I: usize, const O: usize> Zeroed for DenseGradients<T, I, O> {
+    fn zeroed() -> Self {
+        DenseGradients { weights: Zeroed::zeroed(), biases: Zeroed::zeroed() }
+    }
+    fn set_zero(&mut self) {
+        self.weights.set_zero();
+        self.biases.set_zero();
+    }
+}
+
+impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> {
+    /// A layer from its weights, one array per *input* (column-major, as stored),
+    /// and its biases. `const`, so exported models can be `static`s in flash.
+    pub const fn from_columns(columns: [[T; O]; I], biases: [T; O]) -> Self {
+        Dense {
+            weights: SMatrix::from_array_storage(ArrayStorage(columns)),
+            biases: SMatrix::from_array_storage(ArrayStorage([biases])),
+            activation: PhantomData,
+        }
+    }
+
+    /// An all-zero layer (untrained; call [`Network::initialize`](crate::Network::initialize)).
+    pub fn zeroed() -> Self {
+        Dense { weights: Zeroed::zeroed(), biases: Zeroed::zeroed(), activation: PhantomData }
+    }
+
+    /// Draws fresh weights in place and zeroes the biases.
+    pub fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
+        for w in self.weights.as_mut_slice() {
+            *w = T::from_f64(init.sample(rng, I, O));
+        }
+        self.biases.set_zero();
+    }
+
+    /// `a = f(W x + b)`.
+    #[inline(always)]
+    pub(crate) fn forward_into(&self, x: &[T; I], a: &mut [T; O]) {
+        *a = *column(&self.biases);
+        for (weights_from_input, &xj) in self.weights.data.0.iter().zip(x) {
+            if xj != T::ZERO {
+                for (ai, &w) in a.iter_mut().zip(weights_from_input) {
+                    *ai += w * xj;
+                }
+            }
+        }
+        for ai in a.iter_mut() {
+            *ai = A::apply(*ai);
+        }
+    }
+
+    /// Turns `delta` from `∂L/∂a` into `∂L/∂z` and, if asked, writes `∂L/∂x`.
+    #[inline(always)]
+    fn backward_through(&self, a: &[T; O], delta: &mut [T; O], dx: Option<&mut [T; I]>) {
+        for (d, &ai) in delta.iter_mut().zip(a) {
+            *d *= A::derivative_from_output(ai);
+        }
+        if let Some(dx) = dx {
+            for (dxj, weights_from_input) in dx.iter_mut().zip(&self.weights.data.0) {
+                let mut sum = T::ZERO;
+                for (&w, &d) in weights_from_input.iter().zip(delta.iter()) {
+                    sum += w * d;
+                }
+                *dxj = sum;
+            }
+        }
+    }
+
+    /// Backprop for one sample: adds this sample's parameter gradient to `grads`.
+    #[inline(always)]
+    pub(crate) fn backward_into(
+        &self,
+        x: &[T; I],
+        a: &[T; O],
+        delta: &mut [T; O],
+        grads: &mut DenseGradients<T, I, O>,
+        dx: Option<&mut [T; I]>,
+    ) {
+        self.backward_through(a, delta, dx);
+        for (g, &d) in column_mut(&mut grads.biases).iter_mut().zip(delta.iter()) {
+            *g += d;
+        }
+        for (g_from_input, &xj) in grads.weights.data.0.iter_mut().zip(x) {
+            if xj != T::ZERO {
+                for (g, &d) in g_from_input.iter_mut().zip(delta.iter()) {
+                    *g += d * xj;
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn apply_step(
+        &mut self,
+        step: &Step<T>,
+        grads: &DenseGradients<T, I, O>,
+        velocity: &mut DenseGradients<T, I, O>,
+    ) {
+        step.update_weights(self.weights.as_mut_slice(), grads.weights.as_slice(), velocity.weights.as_mut_slice());
+        step.update_biases(self.biases.as_mut_slice(), grads.biases.as_slice(), velocity.biases.as_mut_slice());
+    }
+}
+
+impl<T: Float, const I: usize, const O: usize, A: Activation> Frozen<'_, T, I, O, A> {
+    #[inline(always)]
+    pub(crate) fn forward_into(&self, x: &[T; I], a: &mut [T; O]) {
+        self.0.forward_into(x, a);
+    }
+
+    #[inline(always)]
+    pub(crate) fn backward_into(
+        &self,
+        _x: &[T; I],
+        a: &[T; O],
+        delta: &mut [T; O],
+        _grads: &mut (),
+        dx: Option<&mut [T; I]>,
+    ) {
+        self.0.backward_through(a, delta, dx);
+    }
+
+    pub(crate) fn initialize<R: Rng + ?Sized>(&mut self, _init: Init, _rng: &mut R) {}
+
+    #[inline(always)]
+    pub(crate) fn apply_step(&mut self, _step: &Step<T>, _grads: &(), _velocity: &mut ()) {}
+}
+
+impl<T: Float, const I: usize, const O: usize, A: Activation> Default for Dense<T, I, O, A> {
+    fn default() -> Self {
+        Self::zeroed()
+    }
+}

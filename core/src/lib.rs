@@ -1,0 +1,49 @@
+//! Training and inference of fully connected neural networks on
+//! microcontrollers: `no_std`, no heap, no `unsafe`.
+//!
+//! * A network is a type: `layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>]`.
+//!   Sizes are const generics, so mismatched layers do not compile and every
+//!   buffer has a size known at build time ([`Network::TRAINING_BYTES`]).
+//! * Forward, backprop, SGD with momentum, L1/L2 and decay are written out
+//!   here with a fixed summation order, so a host and a Cortex-M compute the
+//!   same bits from the same seed.
+//! * Layers can be [`Frozen`]: read-only parameters (in flash) that still pass
+//!   gradients through, to fine-tune only the last layers on a device.
+//!
+//! ```
+//! use mlp_core::{layers, Dense, Network, activation::Relu};
+//! type Digits = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+//! // Parameters, gradients, momentum and one sample's cache, in bytes:
+//! const _: () = assert!(Digits::TRAINING_BYTES == 3 * (64 * 32 + 32 + 32 * 10 + 10) * 4 + 2 * (32 + 10) * 4);
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod activation;
+mod buffer;
+mod error;
+pub mod float;
+pub mod init;
+mod layer;
+pub mod loss;
+mod metrics;
+mod network;
+pub mod optim;
+mod train;
+
+pub use buffer::Zeroed;
+pub use error::Error;
+pub use float::Float;
+pub use init::Init;
+pub use layer::{Dense, DenseGradients, Frozen};
+pub use metrics::{ConfusionMatrix, EpochMetrics, Metrics, TrainSummary};
+pub use network::{Chain, Network, TrainState};
+pub use optim::{Sgd, SgdConfig};
+pub use train::{
+    Dataset, SampleIndex, TrainConfig, accumulate_sample, apply_gradients, confusion_matrix, evaluate, predict,
+    predict_class, predict_probabilities, train, train_epoch,
+};
+
+/// The default random generator: small, fast, and reproducible from a `u64` seed.
+pub type DefaultRng = rand_xorshift::XorShiftRng;

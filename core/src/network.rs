@@ -1,0 +1,338 @@
+//! Networks of any depth as types: a single layer, or a [`Chain`] of a layer
+//! and a network. Adjacent sizes must agree or the type does not implement
+//! [`Network`]: a shape error is a compile error.
+//!
+//! ```
+//! use mlp_core::{layers, Dense, Network, activation::{Relu, Tanh}};
+//! type Net = layers![Dense<f32, 4, 8, Relu>, Dense<f32, 8, 8, Tanh>, Dense<f32, 8, 3>];
+//! assert_eq!(Net::INPUTS, 4);
+//! assert_eq!(Net::OUTPUTS, 3);
+//! assert_eq!(Net::PARAMETERS, (4 * 8 + 8) + (8 * 8 + 8) + (8 * 3 + 3));
+//! ```
+//!
+//! A mismatch between one layer's outputs and the next layer's inputs does not compile:
+//!
+//! ```compile_fail
+//! use mlp_core::{layers, Dense, Network, activation::Relu};
+//! type Net = layers![Dense<f32, 4, 8, Relu>, Dense<f32, 7, 3>];
+//! let _ = Net::INPUTS;
+//! ```
+
+use core::mem::size_of;
+
+use rand_core::Rng;
+
+use crate::activation::Activation;
+use crate::buffer::{Zeroed, column, column_mut};
+use crate::error::Error;
+use crate::float::Float;
+use crate::init::Init;
+use crate::layer::{Dense, DenseGradients, Frozen};
+use crate::optim::Step;
+use nalgebra::SVector;
+
+/// A layer followed by the rest of a network. Also the shape of every buffer
+/// that follows the network's structure (activations, deltas, gradients).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Chain<Head, Tail> {
+    /// The first layer (or its buffer).
+    pub head: Head,
+    /// Everything after it.
+    pub tail: Tail,
+}
+
+impl<Head, Tail> Chain<Head, Tail> {
+    /// Puts a layer in front of a network.
+    pub const fn new(head: Head, tail: Tail) -> Self {
+        Chain { head, tail }
+    }
+}
+
+impl<Head: Zeroed, Tail: Zeroed> Zeroed for Chain<Head, Tail> {
+    fn zeroed() -> Self {
+        Chain { head: Head::zeroed(), tail: Tail::zeroed() }
+    }
+    fn set_zero(&mut self) {
+        self.head.set_zero();
+        self.tail.set_zero();
+    }
+}
+
+/// The type of a network from its layers, first to last.
+///
+/// `layers![A, B, C]` is `Chain<A, Chain<B, C>>`.
+#[macro_export]
+macro_rules! layers {
+    ($last:ty $(,)?) => { $last };
+    ($first:ty, $($rest:ty),+ $(,)?) => { $crate::Chain<$first, $crate::layers![$($rest),+]> };
+}
+
+/// A feed-forward network whose every size is known at compile time.
+///
+/// Implemented by [`Dense`], [`Frozen`] and [`Chain`]s of them. The buffers a
+/// network needs are associated types, so their sizes, and so the RAM that
+/// inference and training take, are associated constants.
+pub trait Network: Sized {
+    /// The scalar it computes in.
+    type Scalar: Float;
+    /// One sample: `[Scalar; INPUTS]`.
+    type Input: Copy;
+    /// The raw output: `[Scalar; OUTPUTS]`.
+    type Output: Copy;
+    /// Every layer's output for one sample, kept by the forward pass for backprop.
+    type Activations: Zeroed;
+    /// Every layer's `∂L/∂a` (then `∂L/∂z`) for one sample.
+    type Deltas: Zeroed;
+    /// One value per trainable parameter (gradients, momentum); `()` for frozen layers.
+    type Gradients: Zeroed;
+
+    /// Width of a sample.
+    const INPUTS: usize;
+    /// Width of the output.
+    const OUTPUTS: usize;
+    /// Number of trainable parameters (weights and biases).
+    const PARAMETERS: usize;
+
+    /// Bytes of RAM the network value occupies (a frozen layer's parameters live
+    /// elsewhere and count only as the reference to them).
+    const PARAMETER_BYTES: usize = size_of::<Self>();
+    /// Bytes of the gradient buffer.
+    const GRADIENT_BYTES: usize = size_of::<Self::Gradients>();
+    /// Bytes of optimizer state (one momentum value per trainable parameter).
+    const OPTIMIZER_BYTES: usize = size_of::<Self::Gradients>();
+    /// Bytes of the per-sample cache: activations plus deltas.
+    const CACHE_BYTES: usize = size_of::<Self::Activations>() + size_of::<Self::Deltas>();
+    /// Bytes that inference needs: the network and its activations.
+    const INFERENCE_BYTES: usize = size_of::<Self>() + size_of::<Self::Activations>();
+    /// Bytes that training needs: the network and its [`TrainState`].
+    const TRAINING_BYTES: usize = size_of::<Self>() + size_of::<TrainState<Self>>();
+
+    /// Runs one sample forward, keeping every layer's output in `activations`.
+    fn forward<'a>(&self, x: &Self::Input, activations: &'a mut Self::Activations) -> &'a Self::Output;
+
+    /// Backprop for one sample after [`forward`](Network::forward): expects
+    /// `∂L/∂output` in [`output_delta`](Network::output_delta), adds the sample's
+    /// gradient to `gradients`, and writes `∂L/∂x` into `dx` if given.
+    fn backward(
+        &self,
+        x: &Self::Input,
+        activations: &Self::Activations,
+        deltas: &mut Self::Deltas,
+        gradients: &mut Self::Gradients,
+        dx: Option<&mut Self::Input>,
+    );
+
+    /// The last layer's output within `activations`.
+    fn output(activations: &Self::Activations) -> &Self::Output;
+
+    /// Where the loss writes `∂L/∂output` before [`backward`](Network::backward).
+    fn output_delta(deltas: &mut Self::Deltas) -> &mut Self::Output;
+
+    /// Draws new weights for every trainable layer, first to last; frozen layers are untouched.
+    fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R);
+
+    /// One optimizer step on every trainable layer from summed gradients.
+    fn apply_step(&mut self, step: &Step<Self::Scalar>, gradients: &Self::Gradients, velocity: &mut Self::Gradients);
+
+    /// Views a slice as one sample, checking its length.
+    fn input_from_slice(x: &[Self::Scalar]) -> Result<&Self::Input, Error>;
+
+    /// Views a flat buffer as consecutive samples, checking it is not ragged.
+    fn inputs_from_flat(flat: &[Self::Scalar]) -> Result<&[Self::Input], Error>;
+}
+
+/// Per-sample and per-batch buffers that training needs beside the network.
+#[derive(Clone, Debug)]
+pub struct TrainState<N: Network> {
+    /// Forward values of the current sample.
+    pub activations: N::Activations,
+    /// Backward values of the current sample.
+    pub deltas: N::Deltas,
+    /// Gradient summed over the current batch.
+    pub gradients: N::Gradients,
+    /// Momentum of every trainable parameter.
+    pub velocity: N::Gradients,
+}
+
+impl<N: Network> Zeroed for TrainState<N> {
+    fn zeroed() -> Self {
+        TrainState {
+            activations: Zeroed::zeroed(),
+            deltas: Zeroed::zeroed(),
+            gradients: Zeroed::zeroed(),
+            velocity: Zeroed::zeroed(),
+        }
+    }
+    fn set_zero(&mut self) {
+        self.activations.set_zero();
+        self.deltas.set_zero();
+        self.gradients.set_zero();
+        self.velocity.set_zero();
+    }
+}
+
+impl<N: Network> TrainState<N> {
+    /// Fresh state: no momentum, no accumulated gradient.
+    pub fn new() -> Self {
+        Zeroed::zeroed()
+    }
+}
+
+impl<N: Network> Default for TrainState<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn as_input<T, const I: usize>(x: &[T]) -> Result<&[T; I], Error> {
+    x.try_into().map_err(|_| Error::InputLength { expected: I, found: x.len() })
+}
+
+fn as_inputs<T, const I: usize>(flat: &[T]) -> Result<&[[T; I]], Error> {
+    if I == 0 {
+        return Err(Error::InputLength { expected: I, found: 0 });
+    }
+    match flat.as_chunks::<I>() {
+        (samples, []) => Ok(samples),
+        _ => Err(Error::RaggedInputs { width: I, len: flat.len() }),
+    }
+}
+
+/// A single layer is a whole network.
+macro_rules! single_layer_network {
+    ($layer:ty, $grads:ty, $params:expr, [$($lt:lifetime)?]) => {
+        impl<$($lt,)? T: Float, const I: usize, const O: usize, A: Activation> Network for $layer {
+            type Scalar = T;
+            type Input = [T; I];
+            type Output = [T; O];
+            type Activations = SVector<T, O>;
+            type Deltas = SVector<T, O>;
+            type Gradients = $grads;
+            const INPUTS: usize = I;
+            const OUTPUTS: usize = O;
+            const PARAMETERS: usize = $params;
+
+            #[inline(always)]
+            fn forward<'c>(&self, x: &[T; I], activations: &'c mut SVector<T, O>) -> &'c [T; O] {
+                let a = column_mut(activations);
+                self.forward_into(x, a);
+                a
+            }
+
+            #[inline(always)]
+            fn backward(&self, x: &[T; I], activations: &SVector<T, O>, deltas: &mut SVector<T, O>, gradients: &mut $grads, dx: Option<&mut [T; I]>) {
+                self.backward_into(x, column(activations), column_mut(deltas), gradients, dx);
+            }
+
+            fn output(activations: &SVector<T, O>) -> &[T; O] {
+                column(activations)
+            }
+
+            fn output_delta(deltas: &mut SVector<T, O>) -> &mut [T; O] {
+                column_mut(deltas)
+            }
+
+            fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
+                <$layer>::initialize(self, init, rng);
+            }
+
+            #[inline(always)]
+            fn apply_step(&mut self, step: &Step<T>, gradients: &$grads, velocity: &mut $grads) {
+                <$layer>::apply_step(self, step, gradients, velocity);
+            }
+
+            fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {
+                as_input(x)
+            }
+
+            fn inputs_from_flat(flat: &[T]) -> Result<&[[T; I]], Error> {
+                as_inputs(flat)
+            }
+        }
+    };
+}
+
+single_layer_network!(Dense<T, I, O, A>, DenseGradients<T, I, O>, I * O + O, []);
+single_layer_network!(Frozen<'a, T, I, O, A>, (), 0, ['a]);
+
+/// A layer with `I` inputs and `M` outputs in front of a network taking `M` inputs.
+macro_rules! chained_network {
+    ($layer:ty, $grads:ty, $params:expr, [$($lt:lifetime)?]) => {
+        impl<$($lt,)? T: Float, const I: usize, const M: usize, A: Activation, Tail> Network for Chain<$layer, Tail>
+        where
+            Tail: Network<Scalar = T, Input = [T; M]>,
+        {
+            type Scalar = T;
+            type Input = [T; I];
+            type Output = Tail::Output;
+            type Activations = Chain<SVector<T, M>, Tail::Activations>;
+            type Deltas = Chain<SVector<T, M>, Tail::Deltas>;
+            type Gradients = Chain<$grads, Tail::Gradients>;
+            const INPUTS: usize = I;
+            const OUTPUTS: usize = Tail::OUTPUTS;
+            const PARAMETERS: usize = $params + Tail::PARAMETERS;
+
+            #[inline(always)]
+            fn forward<'c>(&self, x: &[T; I], activations: &'c mut Self::Activations) -> &'c Tail::Output {
+                let hidden = column_mut(&mut activations.head);
+                self.head.forward_into(x, hidden);
+                self.tail.forward(hidden, &mut activations.tail)
+            }
+
+            #[inline(always)]
+            fn backward(
+                &self,
+                x: &[T; I],
+                activations: &Self::Activations,
+                deltas: &mut Self::Deltas,
+                gradients: &mut Self::Gradients,
+                dx: Option<&mut [T; I]>,
+            ) {
+                let hidden = column(&activations.head);
+                let hidden_delta = column_mut(&mut deltas.head);
+                self.tail.backward(hidden, &activations.tail, &mut deltas.tail, &mut gradients.tail, Some(hidden_delta));
+                self.head.backward_into(x, hidden, hidden_delta, &mut gradients.head, dx);
+            }
+
+            fn output(activations: &Self::Activations) -> &Tail::Output {
+                Tail::output(&activations.tail)
+            }
+
+            fn output_delta(deltas: &mut Self::Deltas) -> &mut Tail::Output {
+                Tail::output_delta(&mut deltas.tail)
+            }
+
+            fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
+                self.head.initialize(init, rng);
+                self.tail.initialize(init, rng);
+            }
+
+            #[inline(always)]
+            fn apply_step(&mut self, step: &Step<T>, gradients: &Self::Gradients, velocity: &mut Self::Gradients) {
+                self.head.apply_step(step, &gradients.head, &mut velocity.head);
+                self.tail.apply_step(step, &gradients.tail, &mut velocity.tail);
+            }
+
+            fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {
+                as_input(x)
+            }
+
+            fn inputs_from_flat(flat: &[T]) -> Result<&[[T; I]], Error> {
+                as_inputs(flat)
+            }
+        }
+    };
+}
+
+chained_network!(Dense<T, I, M, A>, DenseGradients<T, I, M>, I * M + M, []);
+chained_network!(Frozen<'a, T, I, M, A>, (), 0, ['a]);
+
+impl<T: Float, const I: usize, const O: usize, A: Activation> Zeroed for Dense<T, I, O, A> {
+    fn zeroed() -> Self {
+        Dense::zeroed()
+    }
+    fn set_zero(&mut self) {
+        self.weights.set_zero();
+        self.biases.set_zero();
+    }
+}

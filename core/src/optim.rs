@@ -1,0 +1,158 @@
+//! Stochastic gradient descent: configuration, validation and the per-parameter update.
+//!
+//! Regularisation is scaled as in scikit-learn: for a batch of `B` samples the
+//! objective is `mean loss + l2/(2B)·‖W‖² + l1/B·‖W‖₁`, so the weight gradient is
+//! `(Σ ∇loss + l2·W + l1·sign W) / B`. Biases are never regularised.
+//! The optimizer's state (one velocity per trainable parameter) lives in
+//! [`TrainState`](crate::TrainState).
+
+use crate::error::Error;
+use crate::float::Float;
+
+/// Hyperparameters of SGD, unchecked until [`SgdConfig::check`].
+///
+/// ```
+/// use mlp_core::SgdConfig;
+/// let sgd = SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() };
+/// assert!(sgd.check::<f32>().is_ok());
+/// assert!(SgdConfig { lr: f64::NAN, ..sgd }.check::<f32>().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SgdConfig {
+    /// Initial learning rate η₀ (> 0).
+    pub lr: f64,
+    /// Momentum μ in `[0, 1)`; 0 is plain SGD.
+    pub momentum: f64,
+    /// Nesterov's accelerated gradient instead of classical momentum.
+    pub nesterov: bool,
+    /// L2 penalty on weights (≥ 0).
+    pub l2: f64,
+    /// L1 penalty on weights (≥ 0).
+    pub l1: f64,
+    /// Inverse-time decay d (≥ 0): in epoch t (from 0), η = η₀ / (1 + d·t).
+    pub decay: f64,
+}
+
+impl Default for SgdConfig {
+    fn default() -> Self {
+        SgdConfig { lr: 0.1, momentum: 0.0, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.0 }
+    }
+}
+
+impl SgdConfig {
+    /// Validates every field and converts to the network's scalar.
+    pub fn check<T: Float>(&self) -> Result<Sgd<T>, Error> {
+        let bad = |name, requirement| Err(Error::InvalidHyperparameter { name, requirement });
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("learning rate", "positive and finite");
+        }
+        if !(self.momentum >= 0.0 && self.momentum < 1.0) {
+            return bad("momentum", "in [0, 1)");
+        }
+        if self.nesterov && self.momentum == 0.0 {
+            return bad("momentum", "positive when Nesterov is on");
+        }
+        if !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return bad("l2", "non-negative and finite");
+        }
+        if !(self.l1.is_finite() && self.l1 >= 0.0) {
+            return bad("l1", "non-negative and finite");
+        }
+        if !(self.decay.is_finite() && self.decay >= 0.0) {
+            return bad("decay", "non-negative and finite");
+        }
+        Ok(Sgd { config: *self, _scalar: core::marker::PhantomData })
+    }
+}
+
+/// A validated [`SgdConfig`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sgd<T> {
+    config: SgdConfig,
+    _scalar: core::marker::PhantomData<T>,
+}
+
+impl<T: Float> Sgd<T> {
+    /// The configuration it was made from.
+    pub fn config(&self) -> &SgdConfig {
+        &self.config
+    }
+
+    /// The learning rate in the given 0-based epoch.
+    pub fn learning_rate(&self, epoch: u32) -> f64 {
+        self.config.lr / (1.0 + self.config.decay * f64::from(epoch))
+    }
+
+    /// Coefficients of one step over a batch of `batch_len` samples in `epoch`.
+    pub fn step(&self, epoch: u32, batch_len: usize) -> Step<T> {
+        let inv_batch = 1.0 / batch_len.max(1) as f64;
+        Step {
+            lr: T::from_f64(self.learning_rate(epoch)),
+            momentum: T::from_f64(self.config.momentum),
+            nesterov: self.config.nesterov,
+            inv_batch: T::from_f64(inv_batch),
+            l2: T::from_f64(self.config.l2),
+            l1: T::from_f64(self.config.l1),
+        }
+    }
+}
+
+/// The scalars of one optimizer step, computed once per batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step<T> {
+    /// Learning rate for this step.
+    pub lr: T,
+    /// Momentum coefficient.
+    pub momentum: T,
+    /// Nesterov look-ahead.
+    pub nesterov: bool,
+    /// 1 / batch size: gradients are sums over the batch.
+    pub inv_batch: T,
+    /// L2 coefficient.
+    pub l2: T,
+    /// L1 coefficient.
+    pub l1: T,
+}
+
+impl<T: Float> Step<T> {
+    /// Updates weights from summed gradients; velocities hold the momentum.
+    #[inline(always)]
+    pub(crate) fn update_weights(&self, params: &mut [T], grads: &[T], velocity: &mut [T]) {
+        let (l2, l1) = (self.l2, self.l1);
+        if l1 == T::ZERO {
+            self.update(params, grads, velocity, |w| l2 * w);
+        } else {
+            self.update(params, grads, velocity, |w| {
+                let sign = if w > T::ZERO {
+                    T::ONE
+                } else if w < T::ZERO {
+                    -T::ONE
+                } else {
+                    T::ZERO
+                };
+                l2 * w + l1 * sign
+            });
+        }
+    }
+
+    /// Updates biases: no penalty.
+    #[inline(always)]
+    pub(crate) fn update_biases(&self, params: &mut [T], grads: &[T], velocity: &mut [T]) {
+        self.update(params, grads, velocity, |_| T::ZERO);
+    }
+
+    /// `g = (Σ∇ + penalty(w)) / B`; classical: `v = μv − ηg; w += v`;
+    /// Nesterov: `v = μv − ηg; w += μv − ηg`. Plain SGD (μ = 0) gives `w −= ηg`.
+    #[inline(always)]
+    fn update(&self, params: &mut [T], grads: &[T], velocity: &mut [T], penalty: impl Fn(T) -> T) {
+        let Step { lr, momentum, nesterov, inv_batch, .. } = *self;
+        for ((w, &g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
+            let g = (g + penalty(*w)) * inv_batch;
+            let step = lr * g;
+            let velocity_new = momentum * *v - step;
+            *v = velocity_new;
+            *w += if nesterov { momentum * velocity_new - step } else { velocity_new };
+        }
+    }
+}

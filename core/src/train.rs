@@ -1,0 +1,383 @@
+//! Training and evaluation loops, written out over caller-owned data.
+//!
+//! The data set and the shuffle order are the caller's slices; everything the
+//! loop writes is the network and its [`TrainState`], so nothing here
+//! allocates. Per-batch gradients are summed sample by sample in shuffle order.
+
+use core::ops::ControlFlow;
+
+use rand_core::Rng;
+
+use crate::buffer::Zeroed;
+use crate::error::Error;
+use crate::float::Float;
+use crate::init::shuffle;
+use crate::loss::Loss;
+use crate::metrics::{ConfusionMatrix, EpochMetrics, Metrics, TrainSummary};
+use crate::network::{Network, TrainState};
+use crate::optim::{Sgd, SgdConfig};
+
+/// Inputs with their targets, borrowed from the caller.
+#[derive(Debug)]
+pub struct Dataset<'a, X, Y> {
+    inputs: &'a [X],
+    targets: &'a [Y],
+}
+
+impl<X, Y> Clone for Dataset<'_, X, Y> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<X, Y> Copy for Dataset<'_, X, Y> {}
+
+impl<'a, X, Y> Dataset<'a, X, Y> {
+    /// Pairs inputs with targets; both must be non-empty and of equal length.
+    pub fn new(inputs: &'a [X], targets: &'a [Y]) -> Result<Self, Error> {
+        if inputs.len() != targets.len() {
+            return Err(Error::TargetCount { inputs: inputs.len(), targets: targets.len() });
+        }
+        if inputs.is_empty() {
+            return Err(Error::EmptyDataset);
+        }
+        Ok(Dataset { inputs, targets })
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.inputs.len()
+    }
+
+    /// Always false: an empty data set is rejected by [`Dataset::new`].
+    pub fn is_empty(&self) -> bool {
+        self.inputs.is_empty()
+    }
+
+    /// The inputs.
+    pub fn inputs(&self) -> &'a [X] {
+        self.inputs
+    }
+
+    /// The targets.
+    pub fn targets(&self) -> &'a [Y] {
+        self.targets
+    }
+
+    fn check_targets<L, T, const O: usize>(&self) -> Result<(), Error>
+    where
+        T: Float,
+        L: Loss<T, O, Target = Y>,
+    {
+        match self.targets.iter().position(|t| !L::is_valid_target(t)) {
+            Some(sample) => Err(Error::InvalidTarget { sample }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An integer type for the shuffle order: `u16` saves RAM on a device, `usize` suits the host.
+pub trait SampleIndex: Copy {
+    /// `None` if `index` does not fit.
+    fn from_index(index: usize) -> Option<Self>;
+    /// Back to `usize`.
+    fn index(self) -> usize;
+}
+
+macro_rules! sample_index {
+    ($($t:ty),*) => {$(
+        impl SampleIndex for $t {
+            #[inline(always)]
+            fn from_index(index: usize) -> Option<Self> {
+                <$t>::try_from(index).ok()
+            }
+            #[inline(always)]
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
+    )*};
+}
+sample_index!(u16, u32, usize);
+
+/// How long and in what batches to train.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct TrainConfig {
+    /// Passes over the data (≥ 1).
+    pub epochs: u32,
+    /// Samples per optimizer step (≥ 1); the last batch of an epoch may be smaller.
+    pub batch_size: usize,
+    /// The optimizer.
+    pub sgd: SgdConfig,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig { epochs: 10, batch_size: 32, sgd: SgdConfig::default() }
+    }
+}
+
+impl TrainConfig {
+    /// Validates epochs, batch size and the optimizer.
+    pub fn check<T: Float>(&self) -> Result<Sgd<T>, Error> {
+        if self.epochs == 0 {
+            return Err(Error::InvalidHyperparameter { name: "epochs", requirement: "at least 1" });
+        }
+        if self.batch_size == 0 {
+            return Err(Error::InvalidHyperparameter { name: "batch size", requirement: "at least 1" });
+        }
+        self.sgd.check()
+    }
+}
+
+/// Forward and backward for one sample: adds its gradient to `state.gradients`
+/// and returns its loss and whether its predicted class was right.
+#[inline]
+pub fn accumulate_sample<N, L, T, const O: usize>(
+    net: &N,
+    state: &mut TrainState<N>,
+    x: &N::Input,
+    target: &L::Target,
+) -> (T, bool)
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; O]>,
+    L: Loss<T, O>,
+{
+    let output = net.forward(x, &mut state.activations);
+    let correct = L::predicted_class(output) == L::target_class(target);
+    let loss = L::loss_and_gradient(output, target, N::output_delta(&mut state.deltas));
+    net.backward(x, &state.activations, &mut state.deltas, &mut state.gradients, None);
+    (loss, correct)
+}
+
+/// Applies the gradient summed over `batch_len` samples and clears it.
+#[inline]
+pub fn apply_gradients<N: Network>(
+    net: &mut N,
+    state: &mut TrainState<N>,
+    sgd: &Sgd<N::Scalar>,
+    epoch: u32,
+    batch_len: usize,
+) {
+    let step = sgd.step(epoch, batch_len);
+    net.apply_step(&step, &state.gradients, &mut state.velocity);
+    state.gradients.set_zero();
+}
+
+/// One pass over the data in a freshly shuffled order; `epoch` is 0-based and sets the learning rate.
+///
+/// `order` must hold one slot per sample; its contents are overwritten.
+#[allow(clippy::too_many_arguments)]
+pub fn train_epoch<N, L, T, R, Ix, const O: usize>(
+    net: &mut N,
+    state: &mut TrainState<N>,
+    _loss: L,
+    data: Dataset<'_, N::Input, L::Target>,
+    order: &mut [Ix],
+    sgd: &Sgd<T>,
+    batch_size: usize,
+    epoch: u32,
+    rng: &mut R,
+) -> Result<EpochMetrics, Error>
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; O]>,
+    L: Loss<T, O>,
+    R: Rng + ?Sized,
+    Ix: SampleIndex,
+{
+    if batch_size == 0 {
+        return Err(Error::InvalidHyperparameter { name: "batch size", requirement: "at least 1" });
+    }
+    fill_order(order, data.len())?;
+    shuffle(rng, order);
+    state.gradients.set_zero();
+    let mut loss_sum = 0.0f64;
+    let mut correct = 0usize;
+    for batch in order.chunks(batch_size) {
+        for &i in batch {
+            let i = i.index();
+            let (loss, right) = accumulate_sample::<N, L, T, O>(net, state, &data.inputs[i], &data.targets[i]);
+            loss_sum += loss.to_f64();
+            correct += usize::from(right);
+        }
+        apply_gradients(net, state, sgd, epoch, batch.len());
+    }
+    let samples = data.len();
+    let train = Metrics { loss: loss_sum / samples as f64, accuracy: correct as f64 / samples as f64, samples };
+    if !train.loss.is_finite() {
+        return Err(Error::Diverged { epoch: epoch.saturating_add(1) });
+    }
+    Ok(EpochMetrics { epoch: epoch.saturating_add(1), learning_rate: sgd.learning_rate(epoch), train })
+}
+
+fn fill_order<Ix: SampleIndex>(order: &mut [Ix], samples: usize) -> Result<(), Error> {
+    if order.len() != samples {
+        return Err(Error::OrderLength { expected: samples, found: order.len() });
+    }
+    for (k, slot) in order.iter_mut().enumerate() {
+        *slot = Ix::from_index(k).ok_or(Error::OrderLength { expected: samples, found: k })?;
+    }
+    Ok(())
+}
+
+/// Trains for `config.epochs` epochs, calling `on_epoch` after each with the
+/// epoch's metrics and the network; the hook returns `ControlFlow::Break` to stop.
+///
+/// Momentum carries over from `state`, so calling `train` again continues
+/// where the last call stopped (give a fresh [`TrainState`] to start over).
+///
+/// ```
+/// use core::ops::ControlFlow;
+/// use mlp_core::{layers, Dataset, Dense, Init, Network, SgdConfig, TrainConfig, TrainState, train};
+/// use mlp_core::{activation::Tanh, loss::SoftmaxCrossEntropy};
+/// use rand_core::SeedableRng;
+///
+/// type Net = layers![Dense<f32, 2, 8, Tanh>, Dense<f32, 8, 2>];
+/// let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+/// let labels = [0, 1, 1, 0];
+/// let data = Dataset::new(&inputs, &labels).unwrap();
+///
+/// let mut rng = rand_xorshift::XorShiftRng::seed_from_u64(1);
+/// let mut net = Net::default();
+/// net.initialize(mlp_core::Init::GlorotUniform, &mut rng);
+/// let mut state = TrainState::new();
+/// let mut order = [0u16; 4];
+/// let config = TrainConfig {
+///     epochs: 2000,
+///     batch_size: 4,
+///     sgd: SgdConfig { lr: 0.5, momentum: 0.9, ..SgdConfig::default() },
+/// };
+/// let summary = train(&mut net, &mut state, SoftmaxCrossEntropy, data, &mut order, &config, &mut rng,
+///     |epoch, _net| if epoch.train.loss < 0.01 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) },
+/// ).unwrap();
+/// assert_eq!(summary.last.train.accuracy, 1.0);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn train<N, L, T, R, Ix, H, const O: usize>(
+    net: &mut N,
+    state: &mut TrainState<N>,
+    loss: L,
+    data: Dataset<'_, N::Input, L::Target>,
+    order: &mut [Ix],
+    config: &TrainConfig,
+    rng: &mut R,
+    mut on_epoch: H,
+) -> Result<TrainSummary, Error>
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; O]>,
+    L: Loss<T, O>,
+    R: Rng + ?Sized,
+    Ix: SampleIndex,
+    H: FnMut(&EpochMetrics, &N) -> ControlFlow<()>,
+{
+    let sgd = config.check::<T>()?;
+    data.check_targets::<L, T, O>()?;
+    let mut summary = TrainSummary::default();
+    for epoch in 0..config.epochs {
+        let metrics = train_epoch(net, state, loss, data, order, &sgd, config.batch_size, epoch, rng)?;
+        summary.epochs = metrics.epoch;
+        summary.last = metrics;
+        if on_epoch(&metrics, net).is_break() {
+            summary.stopped_early = summary.epochs < config.epochs;
+            break;
+        }
+    }
+    Ok(summary)
+}
+
+/// Mean loss and accuracy of `net` on `data`; `activations` is scratch.
+pub fn evaluate<N, L, T, const O: usize>(
+    net: &N,
+    activations: &mut N::Activations,
+    _loss: L,
+    data: Dataset<'_, N::Input, L::Target>,
+) -> Result<Metrics, Error>
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; O]>,
+    L: Loss<T, O>,
+{
+    data.check_targets::<L, T, O>()?;
+    let mut loss_sum = 0.0f64;
+    let mut correct = 0usize;
+    for (x, target) in data.inputs.iter().zip(data.targets) {
+        let output = net.forward(x, activations);
+        loss_sum += L::loss(output, target).to_f64();
+        correct += usize::from(L::predicted_class(output) == L::target_class(target));
+    }
+    let samples = data.len();
+    Ok(Metrics { loss: loss_sum / samples as f64, accuracy: correct as f64 / samples as f64, samples })
+}
+
+/// The confusion matrix of `net` on `data` over `K` classes.
+pub fn confusion_matrix<N, L, T, const O: usize, const K: usize>(
+    net: &N,
+    activations: &mut N::Activations,
+    _loss: L,
+    data: Dataset<'_, N::Input, L::Target>,
+) -> Result<ConfusionMatrix<K>, Error>
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; O]>,
+    L: Loss<T, O>,
+{
+    data.check_targets::<L, T, O>()?;
+    let mut matrix = ConfusionMatrix::new();
+    for (x, target) in data.inputs.iter().zip(data.targets) {
+        let output = net.forward(x, activations);
+        matrix.record(L::target_class(target), L::predicted_class(output));
+    }
+    Ok(matrix)
+}
+
+/// Raw outputs for one sample given as a slice (its length is checked).
+pub fn predict<'a, N: Network>(
+    net: &N,
+    x: &[N::Scalar],
+    activations: &'a mut N::Activations,
+) -> Result<&'a N::Output, Error> {
+    Ok(net.forward(N::input_from_slice(x)?, activations))
+}
+
+/// The predicted class of one sample.
+///
+/// ```
+/// use mlp_core::{Dense, loss::SoftmaxCrossEntropy, predict_class};
+/// let net: Dense<f32, 2, 2> = Dense::from_columns([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]);
+/// let mut scratch = Default::default();
+/// assert_eq!(predict_class(&net, SoftmaxCrossEntropy, &[0.2, 0.9], &mut scratch), Ok(1));
+/// assert!(predict_class(&net, SoftmaxCrossEntropy, &[0.2], &mut scratch).is_err());
+/// ```
+pub fn predict_class<N, L, T, const O: usize>(
+    net: &N,
+    _loss: L,
+    x: &[T],
+    activations: &mut N::Activations,
+) -> Result<usize, Error>
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; O]>,
+    L: Loss<T, O>,
+{
+    Ok(L::predicted_class(predict(net, x, activations)?))
+}
+
+/// Class probabilities (or, for the quadratic loss, the outputs) of one sample.
+pub fn predict_probabilities<N, L, T, const O: usize>(
+    net: &N,
+    _loss: L,
+    x: &[T],
+    activations: &mut N::Activations,
+    probabilities: &mut [T; O],
+) -> Result<(), Error>
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; O]>,
+    L: Loss<T, O>,
+{
+    L::prediction(predict(net, x, activations)?, probabilities);
+    Ok(())
+}
