@@ -1,1 +1,3 @@
-//! Host side library.
+//! The host side of mlp-core: data loading, training runs, reports and export.
+
+pub mod boxed;
