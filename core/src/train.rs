@@ -132,7 +132,7 @@ impl TrainConfig {
 
 /// Forward and backward for one sample: adds its gradient to `state.gradients`
 /// and returns its loss and whether its predicted class was right.
-#[inline]
+#[inline(always)]
 pub fn accumulate_sample<N, L, T, const O: usize>(
     net: &N,
     state: &mut TrainState<N>,
@@ -152,7 +152,7 @@ where
 }
 
 /// Applies the gradient summed over `batch_len` samples and clears it.
-#[inline]
+#[inline(always)]
 pub fn apply_gradients<N: Network>(
     net: &mut N,
     state: &mut TrainState<N>,
@@ -168,6 +168,10 @@ pub fn apply_gradients<N: Network>(
 /// One pass over the data in a freshly shuffled order; `epoch` is 0-based and sets the learning rate.
 ///
 /// `order` must hold one slot per sample; its contents are overwritten.
+///
+/// Always inlined, with everything it calls, so a host caller compiled for a
+/// wider vector unit (`#[target_feature]`) gets the whole epoch in that code.
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch<N, L, T, R, Ix, const O: usize>(
     net: &mut N,
