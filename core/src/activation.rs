@@ -146,7 +146,7 @@ pub fn log_sum_exp<T: Float, const N: usize>(z: &[T; N]) -> T {
 pub(crate) fn max_of<T: Float, const N: usize>(z: &[T; N]) -> T {
     let mut max = z.first().copied().unwrap_or(T::ZERO);
     for &v in z {
-        if v > max || v != v {
+        if v > max || v.is_nan() {
             max = v;
         }
     }

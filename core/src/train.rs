@@ -63,7 +63,8 @@ impl<'a, X, Y> Dataset<'a, X, Y> {
         self.targets
     }
 
-    fn check_targets<L, T, const O: usize>(&self) -> Result<(), Error>
+    /// Checks every target against the loss (a class in range, values it accepts).
+    pub fn check_targets<L, T, const O: usize>(&self) -> Result<(), Error>
     where
         T: Float,
         L: Loss<T, O, Target = Y>,
@@ -168,6 +169,8 @@ pub fn apply_gradients<N: Network>(
 /// One pass over the data in a freshly shuffled order; `epoch` is 0-based and sets the learning rate.
 ///
 /// `order` must hold one slot per sample; its contents are overwritten.
+/// Targets are checked first (one comparison per sample, negligible beside
+/// the training itself), so a label out of range is an error, not a silent clamp.
 ///
 /// Always inlined, with everything it calls, so a host caller compiled for a
 /// wider vector unit (`#[target_feature]`) gets the whole epoch in that code.
@@ -194,6 +197,7 @@ where
     if batch_size == 0 {
         return Err(Error::InvalidHyperparameter { name: "batch size", requirement: "at least 1" });
     }
+    data.check_targets::<L, T, O>()?;
     fill_order(order, data.len())?;
     shuffle(rng, order);
     state.gradients.set_zero();
@@ -278,7 +282,6 @@ where
     H: FnMut(&EpochMetrics, &N) -> ControlFlow<()>,
 {
     let sgd = config.check::<T>()?;
-    data.check_targets::<L, T, O>()?;
     let mut summary = TrainSummary::default();
     for epoch in 0..config.epochs {
         let metrics = train_epoch(net, state, loss, data, order, &sgd, config.batch_size, epoch, rng)?;

@@ -1,3 +1,12 @@
 //! The host side of mlp-core: data loading, training runs, reports and export.
+//!
+//! The `host-cli` binary is a thin layer of flags over these modules, so
+//! integration tests and benchmarks can run the same code.
 
+pub mod accel;
+pub mod arch;
 pub mod boxed;
+pub mod data;
+pub mod report;
+pub mod run;
+pub mod split;

@@ -1,0 +1,3 @@
+//! One module per subcommand, each a clap `Cmd` with `run() -> anyhow::Result<()>`.
+
+pub mod train;

@@ -1,0 +1,257 @@
+//! `host-cli train DATASET`: train a network and report its test accuracy.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+use clap::{Args, ValueEnum};
+use host_cli::arch::{self, Architecture, HiddenActivation};
+use host_cli::data::{self, DatasetSpec};
+use host_cli::report::TrainReport;
+use host_cli::run::{EpochRecord, RunOptions, Trainer};
+use host_cli::split::{self, SplitError};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mlp_core::{Error, Init, SgdConfig, TrainConfig};
+
+/// Train a network on a data set and report its accuracy on held-out samples.
+///
+/// The data set is split per class into training and test samples from the
+/// seed; the same seed and flags give the same numbers on every run. Flags
+/// left out take the data set's defaults (shown as [digits: …]).
+#[derive(Debug, Args)]
+pub struct Cmd {
+    /// The data set.
+    #[arg(value_enum)]
+    dataset: DatasetName,
+
+    /// Hidden-layer sizes, first to last, comma-separated: 32 or 64,32 [digits: 128].
+    #[arg(long, value_name = "SIZES", value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
+
+    /// Activation of the hidden layers (the output layer gives logits for softmax cross-entropy).
+    #[arg(long, value_enum, default_value_t = HiddenActivation::Relu)]
+    activation: HiddenActivation,
+
+    /// Weight initialiser; auto is he-uniform for relu and leaky-relu, glorot-uniform for sigmoid and tanh.
+    #[arg(long, value_enum, default_value_t = InitName::Auto)]
+    init: InitName,
+
+    /// Passes over the training set [digits: 100].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    epochs: Option<u32>,
+
+    /// Samples per optimizer step; a batch larger than the training set means full-batch descent [digits: 32].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    batch_size: Option<usize>,
+
+    /// Learning rate, positive [digits: 0.1].
+    #[arg(long, value_name = "RATE", allow_negative_numbers = true)]
+    lr: Option<f64>,
+
+    /// Momentum, in [0, 1) [digits: 0.9].
+    #[arg(long, value_name = "MU", allow_negative_numbers = true)]
+    momentum: Option<f64>,
+
+    /// Nesterov's accelerated gradient instead of classical momentum.
+    #[arg(long)]
+    nesterov: bool,
+
+    /// L2 penalty on weights, scikit-learn scaling: gradient += l2·W/batch [digits: 1e-3].
+    #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true)]
+    l2: Option<f64>,
+
+    /// L1 penalty on weights: gradient += l1·sign(W)/batch.
+    #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true, default_value_t = 0.0)]
+    l1: f64,
+
+    /// Inverse-time decay: in epoch t (from 0) the learning rate is lr / (1 + decay·t) [digits: 0].
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    decay: Option<f64>,
+
+    /// Seed of the split, the initial weights and the shuffles.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    seed: u64,
+
+    /// Fraction of each class held out for testing, in (0, 1) [digits: 0.2].
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    test_fraction: Option<f64>,
+
+    /// Draw no progress bar (none is drawn when stdout is not a terminal either).
+    #[arg(long, short)]
+    quiet: bool,
+
+    /// Print one JSON object with the settings, results and per-epoch history instead of text.
+    #[arg(long)]
+    json: bool,
+
+    /// Read the samples from this file instead of the data set's file in fixtures/.
+    #[arg(long, value_name = "PATH")]
+    data: Option<PathBuf>,
+}
+
+/// The data sets the CLI knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum DatasetName {
+    /// 8×8 handwritten digits (1797 samples, 64 pixels, 10 classes).
+    Digits,
+}
+
+impl DatasetName {
+    fn spec(self) -> &'static DatasetSpec {
+        match self {
+            DatasetName::Digits => &data::DIGITS,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum InitName {
+    /// he-uniform for relu and leaky-relu, glorot-uniform for sigmoid and tanh.
+    Auto,
+    HeUniform,
+    HeNormal,
+    GlorotUniform,
+    GlorotNormal,
+    LecunNormal,
+}
+
+/// Flags after defaults and validation: everything a run needs except the data.
+struct Plan {
+    spec: &'static DatasetSpec,
+    arch: Architecture,
+    options: RunOptions,
+    test_fraction: f64,
+}
+
+impl Cmd {
+    pub fn run(self) -> anyhow::Result<()> {
+        let plan = self.plan()?;
+        let samples = plan.spec.load(self.data.as_deref())?;
+        let split = split::stratified_split(&samples, plan.test_fraction, plan.options.seed)
+            .map_err(|e| test_fraction_error(plan.test_fraction, &e))?;
+
+        let bar = self.progress_bar(plan.options.train.epochs);
+        let on_epoch = |record: &EpochRecord| {
+            bar.set_message(format!(
+                "loss {:.4}  train {:.4}  test {:.4}",
+                record.loss, record.train_accuracy, record.test_accuracy
+            ));
+            bar.inc(1);
+        };
+        let trainer = Trainer { split: &split, options: &plan.options, on_epoch };
+        let result = arch::with_network(&plan.arch, trainer);
+        bar.finish_and_clear();
+        let outcome = result?.map_err(|e| training_error(e, &plan.options))?;
+
+        let report = TrainReport::new(plan.spec.name, &plan.arch, &plan.options, plan.test_fraction, &outcome);
+        let mut out = io::stdout().lock();
+        if self.json {
+            let line = serde_json::to_string(&report).context("cannot serialise the report")?;
+            writeln!(out, "{line}")?;
+        } else {
+            report.write_human(&mut out)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Applies the data set's defaults and checks every flag before any work.
+    fn plan(&self) -> anyhow::Result<Plan> {
+        let spec = self.dataset.spec();
+        let d = &spec.defaults;
+        let train = TrainConfig {
+            epochs: self.epochs.unwrap_or(d.epochs),
+            batch_size: self.batch_size.unwrap_or(d.batch_size),
+            sgd: SgdConfig {
+                lr: self.lr.unwrap_or(d.lr),
+                momentum: self.momentum.unwrap_or(d.momentum),
+                nesterov: self.nesterov,
+                l2: self.l2.unwrap_or(d.l2),
+                l1: self.l1,
+                decay: self.decay.unwrap_or(d.decay),
+            },
+        };
+        if let Err(e) = train.check::<f32>() {
+            return Err(hyperparameter_error(e, &train));
+        }
+        let test_fraction = self.test_fraction.unwrap_or(d.test_fraction);
+        if !(test_fraction > 0.0 && test_fraction < 1.0) {
+            bail!("invalid --test-fraction {test_fraction}: must be greater than 0 and less than 1");
+        }
+        let arch = Architecture {
+            inputs: spec.format.features,
+            hidden: self.hidden.clone().unwrap_or_else(|| d.hidden.to_vec()),
+            outputs: spec.format.classes,
+            activation: self.activation,
+        };
+        arch::check(&arch)?;
+        let init = match self.init {
+            InitName::Auto => self.activation.default_init(),
+            InitName::HeUniform => Init::HeUniform,
+            InitName::HeNormal => Init::HeNormal,
+            InitName::GlorotUniform => Init::GlorotUniform,
+            InitName::GlorotNormal => Init::GlorotNormal,
+            InitName::LecunNormal => Init::LecunNormal,
+        };
+        Ok(Plan { spec, arch, options: RunOptions { train, init, seed: self.seed }, test_fraction })
+    }
+
+    /// A bar over the epochs on stderr, hidden with `--quiet` or when stdout is not a terminal.
+    fn progress_bar(&self, epochs: u32) -> ProgressBar {
+        if self.quiet || !io::stdout().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(u64::from(epochs)), ProgressDrawTarget::stderr());
+        let style = ProgressStyle::with_template("epoch {pos}/{len} [{wide_bar}] {msg}, eta {eta}")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar
+    }
+}
+
+/// Names the flag behind a hyperparameter the core rejected.
+fn hyperparameter_error(e: Error, config: &TrainConfig) -> anyhow::Error {
+    let Error::InvalidHyperparameter { name, requirement } = e else {
+        return anyhow!(e);
+    };
+    let sgd = &config.sgd;
+    let (flag, value) = match name {
+        "epochs" => ("--epochs", config.epochs.to_string()),
+        "batch size" => ("--batch-size", config.batch_size.to_string()),
+        "learning rate" => ("--lr", sgd.lr.to_string()),
+        "momentum" if sgd.nesterov && sgd.momentum == 0.0 => {
+            return anyhow!("invalid --momentum 0: --nesterov needs a positive momentum");
+        }
+        "momentum" => ("--momentum", sgd.momentum.to_string()),
+        "l2" => ("--l2", sgd.l2.to_string()),
+        "l1" => ("--l1", sgd.l1.to_string()),
+        "decay" => ("--decay", sgd.decay.to_string()),
+        _ => return anyhow!(e),
+    };
+    anyhow!("invalid {flag} {value}: must be {requirement}")
+}
+
+fn test_fraction_error(fraction: f64, e: &SplitError) -> anyhow::Error {
+    match *e {
+        SplitError::EmptyPart { class, samples, test, .. } => {
+            let part = if test == 0 { "test" } else { "training" };
+            anyhow!(
+                "invalid --test-fraction {fraction}: class {class} would have no {part} samples \
+                 ({test} of its {samples} samples held out); every class needs at least one of each"
+            )
+        }
+        _ => anyhow!("invalid --test-fraction: {e}"),
+    }
+}
+
+fn training_error(e: Error, options: &RunOptions) -> anyhow::Error {
+    match e {
+        Error::Diverged { epoch } => anyhow!(
+            "training diverged in epoch {epoch}: the loss became NaN or infinite; \
+             try a smaller learning rate than --lr {}",
+            options.train.sgd.lr
+        ),
+        e => anyhow!(e).context("training failed"),
+    }
+}

@@ -1,0 +1,480 @@
+//! Labelled samples read from CSV text, optionally gzip-compressed.
+//!
+//! A [`CsvFormat`] says what a row holds (so many features, then a class
+//! label) and how raw values become network inputs; a [`DatasetSpec`] names a
+//! data set, its file in `fixtures/` and its default hyperparameters. Every
+//! error names the file, and for content errors the 1-based line and field.
+
+use std::fmt;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+/// Samples in memory: one row of `feature_count` inputs per sample, and its class.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Samples {
+    /// Row-major: sample `i` is `features[i * feature_count..][..feature_count]`.
+    pub features: Vec<f32>,
+    /// One class in `0..class_count` per sample.
+    pub labels: Vec<usize>,
+    /// Inputs per sample.
+    pub feature_count: usize,
+    /// Number of classes the labels are drawn from (some may have no samples).
+    pub class_count: usize,
+}
+
+impl Samples {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The features of sample `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.features[i * self.feature_count..][..self.feature_count]
+    }
+
+    /// How many samples each class has.
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.class_count];
+        for &label in &self.labels {
+            counts[label] += 1;
+        }
+        counts
+    }
+
+    /// The samples at `indices`, in that order.
+    pub fn subset(&self, indices: &[usize]) -> Samples {
+        let mut features = Vec::with_capacity(indices.len() * self.feature_count);
+        for &i in indices {
+            features.extend_from_slice(self.row(i));
+        }
+        Samples {
+            features,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            feature_count: self.feature_count,
+            class_count: self.class_count,
+        }
+    }
+}
+
+/// The layout of a CSV file of labelled samples: `features` numbers, then the label.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CsvFormat {
+    /// Numbers before the label on each line.
+    pub features: usize,
+    /// Labels are integers in `0..classes`.
+    pub classes: usize,
+    /// Lines to skip before the data (a header).
+    pub header_lines: usize,
+    /// Smallest raw feature value accepted.
+    pub raw_min: f64,
+    /// Largest raw feature value accepted.
+    pub raw_max: f64,
+    /// Each raw value is divided by this (in `f64`, then rounded to `f32`).
+    pub divisor: f64,
+    /// What a feature is called in messages ("pixel").
+    pub feature_noun: &'static str,
+}
+
+/// Hyperparameters that work well for a data set; every one can be overridden by a flag.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Defaults {
+    /// Hidden-layer sizes, first to last.
+    pub hidden: &'static [usize],
+    /// Passes over the training set.
+    pub epochs: u32,
+    /// Samples per optimizer step.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum.
+    pub momentum: f64,
+    /// L2 penalty (scikit-learn scaling: `l2 · W / batch` is added to the gradient).
+    pub l2: f64,
+    /// Inverse-time learning-rate decay per epoch.
+    pub decay: f64,
+    /// Fraction of each class held out for testing.
+    pub test_fraction: f64,
+}
+
+/// A data set the CLI knows: its name, its file under `fixtures/`, its format and defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DatasetSpec {
+    /// Name on the command line and in reports.
+    pub name: &'static str,
+    /// File name inside the fixtures directory.
+    pub file_name: &'static str,
+    /// Row layout.
+    pub format: CsvFormat,
+    /// Default hyperparameters.
+    pub defaults: Defaults,
+}
+
+/// scikit-learn's 8×8 handwritten digits: 1797 rows of 64 pixels in `0..=16`, then the digit.
+pub const DIGITS: DatasetSpec = DatasetSpec {
+    name: "digits",
+    file_name: "digits.csv.gz",
+    format: CsvFormat {
+        features: 64,
+        classes: 10,
+        header_lines: 0,
+        raw_min: 0.0,
+        raw_max: 16.0,
+        divisor: 16.0,
+        feature_noun: "pixel",
+    },
+    defaults: Defaults {
+        hidden: &[128],
+        epochs: 100,
+        batch_size: 32,
+        lr: 0.1,
+        momentum: 0.9,
+        l2: 1e-3,
+        decay: 0.0,
+        test_fraction: 0.2,
+    },
+};
+
+impl DatasetSpec {
+    /// Reads this data set from `path`, or from its file in the fixtures
+    /// directory (see [`DatasetSpec::locate`]) when `path` is `None`.
+    pub fn load(&self, path: Option<&Path>) -> Result<Samples, DataError> {
+        match path {
+            Some(path) => load_csv(path, &self.format),
+            None => load_csv(&self.locate()?, &self.format),
+        }
+    }
+
+    /// Finds this data set's file: `./fixtures/` first, then the repository's
+    /// `fixtures/` next to this crate.
+    pub fn locate(&self) -> Result<PathBuf, DataError> {
+        let candidates = fixture_dirs().into_iter().map(|dir| dir.join(self.file_name)).collect::<Vec<_>>();
+        match candidates.iter().find(|p| p.is_file()) {
+            Some(path) => Ok(path.clone()),
+            None => Err(DataError::NotFound { file_name: self.file_name, searched: candidates }),
+        }
+    }
+}
+
+/// Where fixture files are looked for, in order.
+pub fn fixture_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("fixtures")];
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures");
+    // Keep the fallback readable in messages: `/work/main/fixtures`, not `host-cli/../fixtures`.
+    dirs.push(repo.canonicalize().unwrap_or(repo));
+    dirs
+}
+
+/// Why a data file could not be used.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DataError {
+    /// The data set's file is in none of the fixture directories.
+    NotFound {
+        /// The file looked for.
+        file_name: &'static str,
+        /// Every path tried.
+        searched: Vec<PathBuf>,
+    },
+    /// The file could not be opened or read.
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The name ends in `.gz` but the content is not gzip.
+    NotGzip {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The gzip stream is corrupt or truncated.
+    BadGzip {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder said.
+        source: io::Error,
+    },
+    /// No data lines.
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A line that does not follow the format.
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        problem: LineProblem,
+    },
+}
+
+/// What is wrong with one line of a data file.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum LineProblem {
+    /// Not valid UTF-8 text.
+    NotUtf8,
+    /// Too few or too many comma-separated fields.
+    FieldCount {
+        /// Features plus the label.
+        expected: usize,
+        /// Fields on the line.
+        found: usize,
+    },
+    /// A feature that does not parse as a number.
+    NotANumber {
+        /// 1-based field (column) number.
+        field: usize,
+        /// The text of the field.
+        text: String,
+    },
+    /// A feature that is NaN or infinite.
+    NotFinite {
+        /// 1-based field number.
+        field: usize,
+        /// The text of the field.
+        text: String,
+    },
+    /// A feature outside the format's raw range.
+    OutOfRange {
+        /// 1-based field number.
+        field: usize,
+        /// The value read.
+        value: f64,
+        /// Allowed minimum.
+        min: f64,
+        /// Allowed maximum.
+        max: f64,
+        /// What a feature is called.
+        noun: &'static str,
+    },
+    /// A label that is not an integer class in `0..classes`.
+    BadLabel {
+        /// 1-based field number.
+        field: usize,
+        /// The text of the field.
+        text: String,
+        /// Number of classes.
+        classes: usize,
+    },
+}
+
+impl fmt::Display for DataError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataError::NotFound { file_name, searched } => {
+                write!(f, "cannot find {file_name}; looked for ")?;
+                for (k, path) in searched.iter().enumerate() {
+                    let sep = if k == 0 { "" } else { " and " };
+                    write!(f, "{sep}{}", path.display())?;
+                }
+                write!(f, " (run from the repository root or pass --data PATH)")
+            }
+            DataError::Io { path, source } => write!(f, "cannot read {}: {source}", path.display()),
+            DataError::NotGzip { path } => {
+                write!(
+                    f,
+                    "{} is not gzip-compressed (its name ends in .gz but it lacks the gzip header)",
+                    path.display()
+                )
+            }
+            DataError::BadGzip { path, source } => {
+                write!(f, "{} is not a valid gzip stream: {source}", path.display())
+            }
+            DataError::Empty { path } => write!(f, "{} contains no samples", path.display()),
+            DataError::Line { path, line, problem } => {
+                let path = path.display();
+                match problem {
+                    LineProblem::NotUtf8 => write!(f, "{path}: line {line}: not valid UTF-8 text"),
+                    LineProblem::FieldCount { expected, found } => write!(
+                        f,
+                        "{path}: line {line}: expected {expected} comma-separated fields ({} features and a label), found {found}",
+                        expected - 1
+                    ),
+                    LineProblem::NotANumber { field, text } => {
+                        write!(f, "{path}: line {line}, field {field}: {text:?} is not a number")
+                    }
+                    LineProblem::NotFinite { field, text } => {
+                        write!(f, "{path}: line {line}, field {field}: {text:?} is not a finite number")
+                    }
+                    LineProblem::OutOfRange { field, value, min, max, noun } => {
+                        write!(f, "{path}: line {line}, field {field}: {noun} value {value} is outside {min}..={max}")
+                    }
+                    LineProblem::BadLabel { field, text, classes } => write!(
+                        f,
+                        "{path}: line {line}, field {field} (label): {text:?} is not a class in 0..={}",
+                        classes.saturating_sub(1)
+                    ),
+                }
+            }
+        }
+    }
+}
+
+// The messages include their I/O causes, so there is no `source()`: a `{:#}`
+// chain would print each cause twice.
+impl std::error::Error for DataError {}
+
+/// Reads a whole file, decompressing it if it is gzip (by its magic bytes).
+///
+/// A name ending in `.gz` must hold gzip data.
+pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
+    let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
+    let is_gzip = raw.starts_with(&[0x1f, 0x8b]);
+    let named_gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if !is_gzip {
+        return if named_gz { Err(DataError::NotGzip { path: path.to_owned() }) } else { Ok(raw) };
+    }
+    let mut text = Vec::with_capacity(raw.len() * 4);
+    MultiGzDecoder::new(raw.as_slice())
+        .read_to_end(&mut text)
+        .map_err(|source| DataError::BadGzip { path: path.to_owned(), source })?;
+    Ok(text)
+}
+
+/// Reads a CSV file of labelled samples (gzip or plain) in the given format.
+pub fn load_csv(path: &Path, format: &CsvFormat) -> Result<Samples, DataError> {
+    let bytes = read_maybe_gzip(path)?;
+    parse_csv(&bytes, format).map_err(|e| e.at(path))
+}
+
+/// A parse error before the file name is attached.
+#[derive(Debug)]
+pub struct ParseError {
+    /// 1-based line; 0 when the whole text is at fault (no samples).
+    pub line: usize,
+    /// What is wrong; `None` for "no samples".
+    pub problem: Option<LineProblem>,
+}
+
+impl ParseError {
+    fn at(self, path: &Path) -> DataError {
+        let path = path.to_owned();
+        match self.problem {
+            Some(problem) => DataError::Line { path, line: self.line, problem },
+            None => DataError::Empty { path },
+        }
+    }
+}
+
+/// Parses CSV text in the given format. Lines may end in `\r\n`; blank lines are skipped.
+pub fn parse_csv(text: &[u8], format: &CsvFormat) -> Result<Samples, ParseError> {
+    let mut samples = Samples {
+        features: Vec::new(),
+        labels: Vec::new(),
+        feature_count: format.features,
+        class_count: format.classes,
+    };
+    let expected = format.features + 1;
+    for (index, line) in text.split(|&b| b == b'\n').enumerate().skip(format.header_lines) {
+        let line_no = index + 1;
+        let fail = |problem| ParseError { line: line_no, problem: Some(problem) };
+        let line = std::str::from_utf8(line).map_err(|_| fail(LineProblem::NotUtf8))?;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let found = line.split(',').count();
+        if found != expected {
+            return Err(fail(LineProblem::FieldCount { expected, found }));
+        }
+        let mut fields = line.split(',').map(str::trim);
+        for (k, text) in fields.by_ref().take(format.features).enumerate() {
+            let field = k + 1;
+            let value: f64 =
+                text.parse().map_err(|_| fail(LineProblem::NotANumber { field, text: text.to_owned() }))?;
+            if !value.is_finite() {
+                return Err(fail(LineProblem::NotFinite { field, text: text.to_owned() }));
+            }
+            if !(format.raw_min..=format.raw_max).contains(&value) {
+                return Err(fail(LineProblem::OutOfRange {
+                    field,
+                    value,
+                    min: format.raw_min,
+                    max: format.raw_max,
+                    noun: format.feature_noun,
+                }));
+            }
+            samples.features.push((value / format.divisor) as f32);
+        }
+        let text = fields.next().unwrap_or_default();
+        let bad_label =
+            || fail(LineProblem::BadLabel { field: expected, text: text.to_owned(), classes: format.classes });
+        let label: usize = text.parse().map_err(|_| bad_label())?;
+        if label >= format.classes {
+            return Err(bad_label());
+        }
+        samples.labels.push(label);
+    }
+    if samples.is_empty() {
+        return Err(ParseError { line: 0, problem: None });
+    }
+    Ok(samples)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: CsvFormat = CsvFormat {
+        features: 2,
+        classes: 3,
+        header_lines: 0,
+        raw_min: 0.0,
+        raw_max: 16.0,
+        divisor: 16.0,
+        feature_noun: "pixel",
+    };
+
+    fn problem(text: &str) -> (usize, LineProblem) {
+        let e = parse_csv(text.as_bytes(), &TINY).unwrap_err();
+        (e.line, e.problem.unwrap())
+    }
+
+    #[test]
+    fn parses_and_scales() {
+        let s = parse_csv(b"0,16,2\r\n8,4,0\n\n", &TINY).unwrap();
+        assert_eq!(s.features, [0.0, 1.0, 0.5, 0.25]);
+        assert_eq!(s.labels, [2, 0]);
+        assert_eq!(s.class_counts(), [1, 0, 1]);
+        assert_eq!(s.subset(&[1]).features, [0.5, 0.25]);
+    }
+
+    #[test]
+    fn reports_line_and_field() {
+        assert_eq!(problem("0,0,0\n1,2\n"), (2, LineProblem::FieldCount { expected: 3, found: 2 }));
+        assert_eq!(problem("0,x,1"), (1, LineProblem::NotANumber { field: 2, text: "x".into() }));
+        assert_eq!(problem("0,0,0\n0,NaN,1"), (2, LineProblem::NotFinite { field: 2, text: "NaN".into() }));
+        assert!(matches!(problem("17,0,1"), (1, LineProblem::OutOfRange { field: 1, .. })));
+        assert!(matches!(problem("1,0,3"), (1, LineProblem::BadLabel { field: 3, .. })));
+        assert!(matches!(problem("1,0,-1"), (1, LineProblem::BadLabel { .. })));
+        assert!(matches!(problem("1,0,1.5"), (1, LineProblem::BadLabel { .. })));
+        let e = parse_csv(b"\n \n", &TINY).unwrap_err();
+        assert!(e.problem.is_none());
+    }
+
+    #[test]
+    fn non_utf8_line_is_named() {
+        let e = parse_csv(b"0,0,0\n\xff,0,0\n", &TINY).unwrap_err();
+        assert_eq!((e.line, e.problem), (2, Some(LineProblem::NotUtf8)));
+    }
+
+    #[test]
+    fn digits_fixture_loads() {
+        let s = DIGITS.load(None).unwrap();
+        assert_eq!(s.len(), 1797);
+        assert_eq!(s.features.len(), 1797 * 64);
+        assert!(s.features.iter().all(|&v| (0.0..=1.0).contains(&v)));
+        assert_eq!(s.class_counts(), [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]);
+    }
+}

@@ -1,0 +1,213 @@
+//! What a training run reports: one JSON object, or text for a person.
+
+use std::io::{self, Write};
+
+use mlp_core::Init;
+use serde::Serialize;
+
+use crate::arch::Architecture;
+use crate::run::{EpochRecord, Outcome, RunOptions};
+
+/// Everything a training run reports; serialised as the `--json` line.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainReport {
+    /// Data set name.
+    pub dataset: String,
+    /// Layer widths, e.g. `64-32-10`.
+    pub architecture: String,
+    /// Hidden-layer activation.
+    pub activation: String,
+    /// Weight initialiser.
+    pub init: String,
+    /// Epochs trained.
+    pub epochs: u32,
+    /// Samples per optimizer step.
+    pub batch_size: usize,
+    /// Initial learning rate.
+    pub lr: f64,
+    /// Momentum.
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 penalty.
+    pub l2: f64,
+    /// L1 penalty.
+    pub l1: f64,
+    /// Inverse-time learning-rate decay.
+    pub decay: f64,
+    /// Seed of split, initialisation and shuffles.
+    pub seed: u64,
+    /// Fraction of each class held out.
+    pub test_fraction: f64,
+    /// Training samples.
+    pub train_samples: usize,
+    /// Test samples.
+    pub test_samples: usize,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// Final network on the training set.
+    pub train_accuracy: f64,
+    /// Final network on the test set.
+    pub test_accuracy: f64,
+    /// Final network's mean loss on the training set.
+    pub train_loss: f64,
+    /// Final network's mean loss on the test set.
+    pub test_loss: f64,
+    /// Mean training loss of the last epoch (as in `history`).
+    pub final_loss: f64,
+    /// Seconds in the training epochs alone (not loading, not evaluation).
+    pub train_seconds: f64,
+    /// The vector unit the training loop ran on (see [`crate::accel`]).
+    pub vector_unit: &'static str,
+    /// `confusion_matrix[actual][predicted]` on the test set.
+    pub confusion_matrix: Vec<Vec<u32>>,
+    /// One record per epoch.
+    pub history: Vec<EpochRecord>,
+}
+
+/// Kebab-case name of an initialiser, as the `--init` flag spells it.
+pub fn init_name(init: Init) -> String {
+    match init {
+        Init::Uniform(a) => format!("uniform({a})"),
+        Init::GlorotUniform => "glorot-uniform".into(),
+        Init::GlorotNormal => "glorot-normal".into(),
+        Init::HeUniform => "he-uniform".into(),
+        Init::HeNormal => "he-normal".into(),
+        Init::LecunNormal => "lecun-normal".into(),
+    }
+}
+
+impl TrainReport {
+    /// The report of a finished run.
+    pub fn new(
+        dataset: &str,
+        arch: &Architecture,
+        options: &RunOptions,
+        test_fraction: f64,
+        outcome: &Outcome,
+    ) -> Self {
+        let sgd = &options.train.sgd;
+        TrainReport {
+            dataset: dataset.to_owned(),
+            architecture: arch.name(),
+            activation: arch.activation.name().to_owned(),
+            init: init_name(options.init),
+            epochs: options.train.epochs,
+            batch_size: options.train.batch_size,
+            lr: sgd.lr,
+            momentum: sgd.momentum,
+            nesterov: sgd.nesterov,
+            l2: sgd.l2,
+            l1: sgd.l1,
+            decay: sgd.decay,
+            seed: options.seed,
+            test_fraction,
+            train_samples: outcome.train.samples,
+            test_samples: outcome.test.samples,
+            parameters: outcome.parameters,
+            train_accuracy: outcome.train.accuracy,
+            test_accuracy: outcome.test.accuracy,
+            train_loss: outcome.train.loss,
+            test_loss: outcome.test.loss,
+            final_loss: outcome.final_loss(),
+            train_seconds: outcome.train_time.as_secs_f64(),
+            vector_unit: crate::accel::vector_unit().name(),
+            confusion_matrix: outcome.confusion.clone(),
+            history: outcome.history.clone(),
+        }
+    }
+
+    /// The report as text for a person.
+    pub fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
+        let count = |accuracy: f64, samples: usize| (accuracy * samples as f64).round() as usize;
+        writeln!(
+            out,
+            "{}: {} {} ({} parameters, {} init), {} training and {} test samples",
+            self.dataset,
+            self.architecture,
+            self.activation,
+            self.parameters,
+            self.init,
+            self.train_samples,
+            self.test_samples
+        )?;
+        write!(
+            out,
+            "epochs {}, batch size {}, lr {}, momentum {}{}, l2 {}",
+            self.epochs,
+            self.batch_size,
+            self.lr,
+            self.momentum,
+            if self.nesterov { " (Nesterov)" } else { "" },
+            self.l2
+        )?;
+        if self.l1 != 0.0 {
+            write!(out, ", l1 {}", self.l1)?;
+        }
+        if self.decay != 0.0 {
+            write!(out, ", decay {}", self.decay)?;
+        }
+        writeln!(out, ", seed {}, test fraction {}", self.seed, self.test_fraction)?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "test accuracy   {:.4} ({}/{})",
+            self.test_accuracy,
+            count(self.test_accuracy, self.test_samples),
+            self.test_samples
+        )?;
+        writeln!(
+            out,
+            "train accuracy  {:.4} ({}/{})",
+            self.train_accuracy,
+            count(self.train_accuracy, self.train_samples),
+            self.train_samples
+        )?;
+        writeln!(out, "final loss      {:.6} (mean training loss of the last epoch)", self.final_loss)?;
+        let per_epoch = self.train_seconds / f64::from(self.epochs.max(1));
+        writeln!(
+            out,
+            "train time      {:.3} s ({:.2} ms per epoch, {})",
+            self.train_seconds,
+            per_epoch * 1e3,
+            self.vector_unit
+        )?;
+        writeln!(out)?;
+        writeln!(out, "confusion matrix on the test set (rows: actual, columns: predicted)")?;
+        write_matrix(out, &self.confusion_matrix)
+    }
+}
+
+/// Writes a square count matrix with class numbers along both edges, right-aligned.
+pub fn write_matrix(out: &mut impl Write, matrix: &[Vec<u32>]) -> io::Result<()> {
+    let classes = matrix.len();
+    let largest = matrix.iter().flatten().copied().max().unwrap_or(0);
+    let width = largest.to_string().len().max(classes.saturating_sub(1).to_string().len()) + 2;
+    let label = classes.saturating_sub(1).to_string().len();
+    write!(out, "{:label$}", "")?;
+    for class in 0..classes {
+        write!(out, "{class:>width$}")?;
+    }
+    writeln!(out)?;
+    for (class, row) in matrix.iter().enumerate() {
+        write!(out, "{class:>label$}")?;
+        for count in row {
+            write!(out, "{count:>width$}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matrix_is_aligned() {
+        let mut out = Vec::new();
+        write_matrix(&mut out, &[vec![120, 3], vec![0, 7]]).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "     0    1\n0  120    3\n1    0    7\n");
+    }
+}

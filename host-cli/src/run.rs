@@ -1,0 +1,174 @@
+//! A whole training run on a [`Split`]: initialise, train epoch by epoch,
+//! evaluate, and collect what a report needs. Knows nothing of terminals:
+//! progress goes to a per-epoch callback.
+
+use std::time::{Duration, Instant};
+
+use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::{
+    ConfusionMatrix, Dataset, DefaultRng, Error, Init, Metrics, Network, TrainConfig, TrainState, Zeroed,
+    confusion_matrix, evaluate,
+};
+use rand_core::SeedableRng;
+
+use crate::arch::NetworkVisitor;
+use crate::boxed::zeroed_box;
+use crate::split::Split;
+
+/// Everything about a run besides the architecture and the data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RunOptions {
+    /// Epochs, batch size and optimizer.
+    pub train: TrainConfig,
+    /// Weight initialiser.
+    pub init: Init,
+    /// Seed of the run; see [`training_rng`].
+    pub seed: u64,
+}
+
+/// Mixed into the seed for the training stream, so that it differs from the
+/// split's stream (`DefaultRng::seed_from_u64(seed)`): "training" in ASCII.
+pub const TRAINING_STREAM: u64 = u64::from_be_bytes(*b"training");
+
+/// The generator that initialises the weights and then shuffles every epoch.
+pub fn training_rng(seed: u64) -> DefaultRng {
+    DefaultRng::seed_from_u64(seed ^ TRAINING_STREAM)
+}
+
+/// One epoch of the history.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: u32,
+    /// Mean training loss over the epoch (each sample seen with the weights of its moment).
+    pub loss: f64,
+    /// Training accuracy over the epoch, measured the same way.
+    pub train_accuracy: f64,
+    /// Test accuracy with the weights at the end of the epoch.
+    pub test_accuracy: f64,
+    /// Learning rate used in the epoch.
+    pub learning_rate: f64,
+}
+
+/// The result of a finished run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// One record per epoch.
+    pub history: Vec<EpochRecord>,
+    /// The final network on the training set.
+    pub train: Metrics,
+    /// The final network on the test set.
+    pub test: Metrics,
+    /// Time spent in the training epochs only (no per-epoch test evaluation).
+    pub train_time: Duration,
+    /// `confusion[actual][predicted]` on the test set.
+    pub confusion: Vec<Vec<u32>>,
+    /// Trainable parameters of the network.
+    pub parameters: usize,
+}
+
+impl Outcome {
+    /// Mean training loss of the last epoch.
+    pub fn final_loss(&self) -> f64 {
+        self.history.last().map_or(f64::NAN, |r| r.loss)
+    }
+}
+
+/// A [`NetworkVisitor`] that runs [`train_network`] with the visited type.
+pub struct Trainer<'a, F> {
+    /// The data.
+    pub split: &'a Split,
+    /// The run's settings.
+    pub options: &'a RunOptions,
+    /// Called after every epoch.
+    pub on_epoch: F,
+}
+
+impl<F: FnMut(&EpochRecord)> NetworkVisitor for Trainer<'_, F> {
+    type Output = Result<Outcome, Error>;
+    fn visit<N, const I: usize, const O: usize>(self) -> Self::Output
+    where
+        N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed,
+    {
+        train_network::<N, I, O>(self.split, self.options, self.on_epoch)
+    }
+}
+
+/// Trains a fresh `N` on `split.train` with softmax cross-entropy and
+/// evaluates it on both sets after every epoch's training.
+///
+/// The network and its training state live on the heap (zeroed in place), so
+/// big networks never pass through the stack. Every epoch goes through
+/// [`crate::accel::train_epoch`]; only those calls are timed.
+pub fn train_network<N, const I: usize, const O: usize>(
+    split: &Split,
+    options: &RunOptions,
+    mut on_epoch: impl FnMut(&EpochRecord),
+) -> Result<Outcome, Error>
+where
+    N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed,
+{
+    let sgd = options.train.check::<f32>()?;
+    let train = dataset::<N, I, O>(&split.train.features, &split.train.labels)?;
+    let test = dataset::<N, I, O>(&split.test.features, &split.test.labels)?;
+
+    let mut rng = training_rng(options.seed);
+    let mut net = zeroed_box::<N>();
+    net.initialize(options.init, &mut rng);
+    let mut state = zeroed_box::<TrainState<N>>();
+    let mut scratch = zeroed_box::<N::Activations>();
+    let mut order = vec![0u32; train.len()];
+
+    let mut history = Vec::with_capacity(options.train.epochs as usize);
+    let mut train_time = Duration::ZERO;
+    for epoch in 0..options.train.epochs {
+        let start = Instant::now();
+        let metrics = crate::accel::train_epoch(
+            &mut *net,
+            &mut state,
+            SoftmaxCrossEntropy,
+            train,
+            &mut order,
+            &sgd,
+            options.train.batch_size,
+            epoch,
+            &mut rng,
+        )?;
+        train_time += start.elapsed();
+        let test_metrics = evaluate(&*net, &mut *scratch, SoftmaxCrossEntropy, test)?;
+        let record = EpochRecord {
+            epoch: metrics.epoch,
+            loss: metrics.train.loss,
+            train_accuracy: metrics.train.accuracy,
+            test_accuracy: test_metrics.accuracy,
+            learning_rate: metrics.learning_rate,
+        };
+        history.push(record);
+        on_epoch(&record);
+    }
+
+    let train_metrics = evaluate(&*net, &mut *scratch, SoftmaxCrossEntropy, train)?;
+    let test_metrics = evaluate(&*net, &mut *scratch, SoftmaxCrossEntropy, test)?;
+    let matrix: ConfusionMatrix<O> = confusion_matrix(&*net, &mut *scratch, SoftmaxCrossEntropy, test)?;
+    Ok(Outcome {
+        history,
+        train: train_metrics,
+        test: test_metrics,
+        train_time,
+        confusion: matrix.counts.iter().map(|row| row.to_vec()).collect(),
+        parameters: N::PARAMETERS,
+    })
+}
+
+/// Views flat features as `[f32; I]` samples and checks every label is below `O`.
+fn dataset<'a, N, const I: usize, const O: usize>(
+    features: &'a [f32],
+    labels: &'a [usize],
+) -> Result<Dataset<'a, [f32; I], usize>, Error>
+where
+    N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]>,
+{
+    let data = Dataset::new(N::inputs_from_flat(features)?, labels)?;
+    data.check_targets::<SoftmaxCrossEntropy, f32, O>()?;
+    Ok(data)
+}

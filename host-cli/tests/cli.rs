@@ -1,0 +1,334 @@
+//! Runs the real `host-cli` binary in a temporary directory.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde_json::Value;
+
+/// The test's own temporary working directory (removed when dropped).
+fn workdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temporary directory")
+}
+
+fn host_cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host-cli")).args(args).current_dir(dir).output().expect("run host-cli")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).expect("UTF-8 stdout")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).expect("UTF-8 stderr")
+}
+
+/// Runs a training that must succeed and returns its `--json` report (the last stdout line).
+fn train_json(dir: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["train", "digits", "--json"];
+    all.extend_from_slice(args);
+    let out = host_cli(dir, &all);
+    assert!(out.status.success(), "{all:?} failed: {}", stderr(&out));
+    let text = stdout(&out);
+    let last = text.lines().last().expect("a JSON line");
+    serde_json::from_str(last).expect("valid JSON")
+}
+
+/// Runs a command that must fail and returns its stderr.
+fn failure(dir: &Path, args: &[&str]) -> String {
+    let out = host_cli(dir, args);
+    assert!(!out.status.success(), "{args:?} succeeded: {}", stdout(&out));
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.starts_with("error: "), "{message}");
+    assert_eq!(message.lines().count(), 1, "error printed once, on one line: {message}");
+    message
+}
+
+fn digits_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/digits.csv.gz")
+}
+
+fn digits_lines() -> Vec<String> {
+    let file = std::fs::File::open(digits_path()).unwrap();
+    BufReader::new(flate2::read::GzDecoder::new(file)).lines().map(Result::unwrap).collect()
+}
+
+fn write_gz(path: &Path, text: &str) {
+    let mut encoder = GzEncoder::new(std::fs::File::create(path).unwrap(), Compression::default());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap();
+}
+
+/// With the defaults (seed 0), the release build must reach 0.975 test accuracy
+/// (`cargo test --release -p host-cli`; it measures 0.986 in 0.2 s of training).
+/// A debug build trains about 80× slower (19 s for 100 epochs), so there the
+/// test stops after 10 epochs and asks for 0.97: the numbers are bit-identical
+/// to release, where epoch 10 of seeds 0 to 5 scores 0.975 to 0.981.
+#[test]
+fn defaults_reach_target_accuracy() {
+    let dir = workdir();
+    let (args, bound): (&[&str], f64) = if cfg!(debug_assertions) { (&["--epochs", "10"], 0.97) } else { (&[], 0.975) };
+    let report = train_json(dir.path(), args);
+    let accuracy = report["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy >= bound, "test accuracy {accuracy} < {bound}");
+    assert_eq!(report["dataset"], "digits");
+    assert_eq!(report["architecture"], "64-128-10");
+    assert_eq!(report["activation"], "relu");
+    assert_eq!(report["seed"], 0);
+    assert_eq!(report["test_fraction"], 0.2);
+    assert_eq!((report["train_samples"].as_u64(), report["test_samples"].as_u64()), (Some(1438), Some(359)));
+    let epochs = report["epochs"].as_u64().unwrap();
+    let history = report["history"].as_array().unwrap();
+    assert_eq!(history.len() as u64, epochs);
+    for (k, record) in history.iter().enumerate() {
+        assert_eq!(record["epoch"].as_u64(), Some(k as u64 + 1));
+        for field in ["loss", "train_accuracy", "test_accuracy", "learning_rate"] {
+            assert!(record[field].is_f64(), "history[{k}].{field}");
+        }
+    }
+    assert_eq!(history.last().unwrap()["test_accuracy"], report["test_accuracy"]);
+    assert_eq!(history.last().unwrap()["loss"], report["final_loss"]);
+    let matrix = report["confusion_matrix"].as_array().unwrap();
+    assert_eq!(matrix.len(), 10);
+    let total: u64 = matrix.iter().flat_map(|row| row.as_array().unwrap()).map(|c| c.as_u64().unwrap()).sum();
+    let diagonal: u64 = (0..10).map(|k| matrix[k][k].as_u64().unwrap()).sum();
+    assert_eq!(total, 359);
+    assert!((diagonal as f64 / 359.0 - accuracy).abs() < 1e-12, "{diagonal} right but accuracy {accuracy}");
+    for key in ["lr", "momentum", "nesterov", "l2", "l1", "decay", "batch_size", "train_accuracy", "train_seconds"] {
+        assert!(!report[key].is_null(), "missing {key}");
+    }
+}
+
+#[test]
+fn same_seed_same_numbers() {
+    let dir = workdir();
+    let args = ["--hidden", "32,32", "--activation", "tanh", "--epochs", "3", "--seed", "7", "--l1", "1e-4"];
+    let strip = |mut report: Value| {
+        let seconds = report.as_object_mut().unwrap().remove("train_seconds");
+        assert!(seconds.unwrap().as_f64().unwrap() > 0.0);
+        report
+    };
+    let first = strip(train_json(dir.path(), &args));
+    let second = strip(train_json(dir.path(), &args));
+    assert_eq!(first, second);
+    assert_eq!(first["architecture"], "64-32-32-10");
+    assert_eq!(first["init"], "glorot-uniform");
+
+    let mut other_seed = args;
+    other_seed[7] = "8";
+    assert_ne!(first["history"], strip(train_json(dir.path(), &other_seed))["history"]);
+}
+
+#[test]
+fn vector_units_agree_bit_for_bit() {
+    let dir = workdir();
+    let run = |unit: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_host-cli"));
+        command.args(["train", "digits", "--json", "--epochs", "3", "--hidden", "64,32"]).current_dir(dir.path());
+        if let Some(unit) = unit {
+            command.env("MLP_VECTOR_UNIT", unit);
+        }
+        let out = command.output().expect("run host-cli");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut report: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+        let object = report.as_object_mut().unwrap();
+        object.remove("train_seconds");
+        let unit = object.remove("vector_unit").unwrap();
+        (unit, report)
+    };
+    let (baseline_unit, baseline) = run(Some("baseline"));
+    let (detected_unit, detected) = run(None);
+    assert_eq!(baseline_unit, "baseline");
+    // On a CPU without a wider unit both runs take the baseline path, and the comparison is trivially true.
+    eprintln!("detected vector unit: {detected_unit}");
+    // serde_json prints the shortest representation that round-trips, so equal text is equal bits.
+    assert_eq!(baseline, detected);
+}
+
+#[test]
+fn human_report_has_a_confusion_matrix() {
+    let dir = workdir();
+    let out = host_cli(dir.path(), &["train", "digits", "--hidden", "16", "--epochs", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for needle in ["test accuracy", "train accuracy", "final loss", "train time", "rows: actual, columns: predicted"] {
+        assert!(text.contains(needle), "no {needle:?} in\n{text}");
+    }
+    let header = text.lines().find(|l| l.trim_start().starts_with("0   1")).expect("column header");
+    assert_eq!(header.split_whitespace().collect::<Vec<_>>(), ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    let rows: Vec<&str> = text.lines().skip_while(|l| *l != header).skip(1).collect();
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().all(|r| r.len() == header.len()), "aligned:\n{text}");
+}
+
+#[test]
+fn quiet_run_draws_nothing_on_stderr() {
+    let dir = workdir();
+    for quiet in [true, false] {
+        let mut args = vec!["train", "digits", "--hidden", "16", "--epochs", "2"];
+        if quiet {
+            args.push("--quiet");
+        }
+        let out = host_cli(dir.path(), &args);
+        assert!(out.status.success());
+        assert_eq!(stderr(&out), "", "stdout is not a terminal here, so no bar either way");
+    }
+}
+
+#[test]
+fn fixtures_in_the_current_directory_come_first() {
+    let dir = workdir();
+    // Ten samples of each digit: a file that differs from the repository's.
+    let mut per_class = [0; 10];
+    let lines: Vec<String> = digits_lines()
+        .into_iter()
+        .filter(|line| {
+            let label: usize = line.rsplit(',').next().unwrap().parse().unwrap();
+            per_class[label] += 1;
+            per_class[label] <= 10
+        })
+        .collect();
+    std::fs::create_dir(dir.path().join("fixtures")).unwrap();
+    write_gz(&dir.path().join("fixtures/digits.csv.gz"), &(lines.join("\n") + "\n"));
+    let report = train_json(dir.path(), &["--epochs", "1", "--hidden", "16"]);
+    assert_eq!((report["train_samples"].as_u64(), report["test_samples"].as_u64()), (Some(80), Some(20)));
+}
+
+#[test]
+fn help_works() {
+    let dir = workdir();
+    let out = host_cli(dir.path(), &["--help"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("train"));
+    let out = host_cli(dir.path(), &["train", "--help"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for flag in [
+        "--hidden",
+        "--activation",
+        "--epochs",
+        "--batch-size",
+        "--lr",
+        "--momentum",
+        "--nesterov",
+        "--l2",
+        "--l1",
+        "--decay",
+        "--seed",
+        "--test-fraction",
+        "--quiet",
+        "--json",
+        "--data",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from help");
+    }
+}
+
+#[test]
+fn missing_file_is_named() {
+    let dir = workdir();
+    let message = failure(dir.path(), &["train", "digits", "--data", "no-such.csv.gz"]);
+    assert!(message.contains("no-such.csv.gz") && message.contains("No such file"), "{message}");
+}
+
+/// Edits the lines of a data file in place.
+type Corruption = fn(&mut Vec<String>);
+
+#[test]
+fn malformed_lines_name_file_line_and_field() {
+    let dir = workdir();
+    let mut lines = digits_lines();
+    lines.truncate(200);
+    let cases: [(&str, Corruption, &[&str]); 5] = [
+        (
+            "short.csv.gz",
+            |l| {
+                let cut = l[41].rfind(',').unwrap();
+                l[41].truncate(cut);
+            },
+            &["short.csv.gz", "line 42", "expected 65", "found 64"],
+        ),
+        (
+            "word.csv.gz",
+            |l| l[6] = l[6].replacen("0,", "abc,", 1),
+            &["word.csv.gz", "line 7, field 1", "\"abc\" is not a number"],
+        ),
+        (
+            "nan.csv.gz",
+            |l| l[9] = l[9].replacen("0,", "NaN,", 1),
+            &["nan.csv.gz", "line 10, field 1", "not a finite number"],
+        ),
+        (
+            "pixel.csv.gz",
+            |l| l[0] = l[0].replacen("0,", "17,", 1),
+            &["pixel.csv.gz", "line 1, field 1", "17 is outside 0..=16"],
+        ),
+        (
+            "label.csv.gz",
+            |l| l[3] = format!("{},12", &l[3][..l[3].rfind(',').unwrap()]),
+            &["label.csv.gz", "line 4, field 65 (label)", "\"12\""],
+        ),
+    ];
+    for (name, corrupt, needles) in cases {
+        let mut broken = lines.clone();
+        corrupt(&mut broken);
+        write_gz(&dir.path().join(name), &broken.join("\n"));
+        let message = failure(dir.path(), &["train", "digits", "--data", name]);
+        for needle in needles {
+            assert!(message.contains(needle), "{needle:?} not in {message}");
+        }
+    }
+    std::fs::write(dir.path().join("plain.csv.gz"), lines.join("\n")).unwrap();
+    let message = failure(dir.path(), &["train", "digits", "--data", "plain.csv.gz"]);
+    assert!(message.contains("plain.csv.gz is not gzip"), "{message}");
+    write_gz(&dir.path().join("empty.csv.gz"), "");
+    let message = failure(dir.path(), &["train", "digits", "--data", "empty.csv.gz"]);
+    assert!(message.contains("empty.csv.gz contains no samples"), "{message}");
+}
+
+#[test]
+fn unsupported_hidden_lists_the_supported_ones() {
+    let dir = workdir();
+    let message = failure(dir.path(), &["train", "digits", "--hidden", "48"]);
+    assert!(message.contains("--hidden 48"), "{message}");
+    assert!(message.contains("16 32 64 128 32,32 64,32 64,64 128,64"), "{message}");
+}
+
+#[test]
+fn bad_flags_are_rejected_by_name() {
+    let dir = workdir();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--epochs", "0"], "invalid --epochs 0: must be at least 1"),
+        (&["--batch-size", "0"], "invalid --batch-size 0"),
+        (&["--lr", "nan"], "invalid --lr NaN: must be positive and finite"),
+        (&["--lr", "-1"], "invalid --lr -1: must be positive and finite"),
+        (&["--lr", "0"], "invalid --lr 0"),
+        (&["--momentum", "1"], "invalid --momentum 1: must be in [0, 1)"),
+        (&["--nesterov", "--momentum", "0"], "--nesterov needs a positive momentum"),
+        (&["--l2", "-0.1"], "invalid --l2 -0.1"),
+        (&["--l1", "inf"], "invalid --l1 inf"),
+        (&["--decay", "nan"], "invalid --decay NaN"),
+        (&["--test-fraction", "1.5"], "invalid --test-fraction 1.5"),
+        (&["--test-fraction", "0"], "invalid --test-fraction 0"),
+        (&["--test-fraction", "0.001"], "class 0 would have no test samples"),
+        (&["--test-fraction", "0.999"], "class 0 would have no training samples"),
+    ];
+    for (args, needle) in cases {
+        let mut all = vec!["train", "digits"];
+        all.extend_from_slice(args);
+        let message = failure(dir.path(), &all);
+        assert!(message.contains(needle), "{args:?}: {needle:?} not in {message}");
+    }
+}
+
+#[test]
+fn divergence_names_the_epoch() {
+    let dir = workdir();
+    let message = failure(dir.path(), &["train", "digits", "--hidden", "16", "--lr", "1e3"]);
+    let epoch = message.split("diverged in epoch ").nth(1).and_then(|rest| rest.split(':').next());
+    assert!(epoch.is_some_and(|e| e.parse::<u32>().is_ok_and(|e| e >= 1)), "{message}");
+    assert!(message.contains("smaller learning rate"), "{message}");
+}
