@@ -43,6 +43,13 @@ pub enum Error {
         /// Length of the buffer.
         found: usize,
     },
+    /// The shuffle-order index type cannot number every sample (e.g. `u16` for more than 65 536).
+    IndexOverflow {
+        /// Number of training samples.
+        samples: usize,
+        /// Largest sample count the index type can number.
+        max: usize,
+    },
     /// A hyperparameter outside its domain.
     InvalidHyperparameter {
         /// Which one.
@@ -75,6 +82,9 @@ impl fmt::Display for Error {
             }
             Error::OrderLength { expected, found } => {
                 write!(f, "shuffle buffer holds {found} indices, but there are {expected} samples")
+            }
+            Error::IndexOverflow { samples, max } => {
+                write!(f, "{samples} samples, but the shuffle buffer's index type can number only {max}")
             }
             Error::InvalidHyperparameter { name, requirement } => {
                 write!(f, "{name} must be {requirement}")

@@ -29,7 +29,10 @@ use crate::optim::Step;
 ///     Dense::from_columns([[1.0, 0.0, -1.0], [0.5, 0.5, 0.5]], [0.0, 0.0, 0.0]);
 /// assert_eq!(LAYER.weights[(2, 0)], -1.0);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+///
+/// Deliberately not `Copy`: a big layer copied by accident is hundreds of
+/// kilobytes moved through the stack.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Dense<T, const I: usize, const O: usize, A = Identity> {
     /// `weights[(o, i)]` connects input `i` to output `o`.
     pub weights: SMatrix<T, O, I>,
@@ -51,8 +54,8 @@ impl<T, const I: usize, const O: usize, A> Clone for Frozen<'_, T, I, O, A> {
 }
 impl<T, const I: usize, const O: usize, A> Copy for Frozen<'_, T, I, O, A> {}
 
-/// The gradient (or momentum) of one [`Dense`] layer's parameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The gradient (or momentum) of one [`Dense`] layer's parameters (not `Copy`, like [`Dense`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct DenseGradients<T, const I: usize, const O: usize> {
     /// Same layout as [`Dense::weights`].
     pub weights: SMatrix<T, O, I>,
@@ -87,7 +90,7 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
     }
 
     /// Draws fresh weights in place and zeroes the biases.
-    pub fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
+    pub(crate) fn draw_weights<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
         for w in self.weights.as_mut_slice() {
             *w = T::from_f64(init.sample(rng, I, O));
         }
@@ -202,7 +205,7 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Frozen<'_, T, I, O
         self.0.backward_through(a, delta, dx);
     }
 
-    pub(crate) fn initialize<R: Rng + ?Sized>(&mut self, _init: Init, _rng: &mut R) {}
+    pub(crate) fn draw_weights<R: Rng + ?Sized>(&mut self, _init: Init, _rng: &mut R) {}
 
     #[inline(always)]
     pub(crate) fn apply_step(&mut self, _step: &Step<T>, _grads: &(), _velocity: &mut ()) {}

@@ -72,12 +72,12 @@ impl<T: Float, const O: usize> Loss<T, O> for SoftmaxCrossEntropy {
         for g in gradient.iter_mut() {
             *g *= inv;
         }
-        let label = (*target).min(O.saturating_sub(1));
-        if let Some(g) = gradient.get_mut(label) {
+        // Targets are checked before training; an invalid one (no such logit)
+        // is treated as in `loss`, as a logit of 0 with no gradient.
+        if let Some(g) = gradient.get_mut(*target) {
             *g -= T::ONE;
         }
-        let z_label = z.get(label).copied().unwrap_or(T::ZERO);
-        max + sum.ln() - z_label
+        max + sum.ln() - z.get(*target).copied().unwrap_or(T::ZERO)
     }
 
     fn loss(z: &[T; O], target: &usize) -> T {

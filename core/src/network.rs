@@ -128,8 +128,20 @@ pub trait Network: Sized {
     /// Where the loss writes `∂L/∂output` before [`backward`](Network::backward).
     fn output_delta(deltas: &mut Self::Deltas) -> &mut Self::Output;
 
-    /// Draws new weights for every trainable layer, first to last; frozen layers are untouched.
-    fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R);
+    /// Draws new weights for every trainable layer, first to last, and zeroes
+    /// their biases; frozen layers are untouched. Fails, changing nothing, if
+    /// the initialiser's parameters are invalid (a uniform range that is not
+    /// positive and finite).
+    fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) -> Result<(), Error> {
+        if !init.is_valid() {
+            return Err(Error::InvalidHyperparameter { name: "initialiser range", requirement: "positive and finite" });
+        }
+        self.draw_weights(init, rng);
+        Ok(())
+    }
+
+    /// [`initialize`](Network::initialize) without the check: layer by layer.
+    fn draw_weights<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R);
 
     /// One optimizer step on every trainable layer from summed gradients.
     fn apply_step(&mut self, step: &Step<Self::Scalar>, gradients: &Self::Gradients, velocity: &mut Self::Gradients);
@@ -232,8 +244,8 @@ macro_rules! single_layer_network {
                 column_mut(deltas)
             }
 
-            fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
-                <$layer>::initialize(self, init, rng);
+            fn draw_weights<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
+                <$layer>::draw_weights(self, init, rng);
             }
 
             #[inline(always)]
@@ -302,9 +314,9 @@ macro_rules! chained_network {
                 Tail::output_delta(&mut deltas.tail)
             }
 
-            fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
-                self.head.initialize(init, rng);
-                self.tail.initialize(init, rng);
+            fn draw_weights<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
+                self.head.draw_weights(init, rng);
+                self.tail.draw_weights(init, rng);
             }
 
             #[inline(always)]

@@ -225,7 +225,7 @@ fn fill_order<Ix: SampleIndex>(order: &mut [Ix], samples: usize) -> Result<(), E
         return Err(Error::OrderLength { expected: samples, found: order.len() });
     }
     for (k, slot) in order.iter_mut().enumerate() {
-        *slot = Ix::from_index(k).ok_or(Error::OrderLength { expected: samples, found: k })?;
+        *slot = Ix::from_index(k).ok_or(Error::IndexOverflow { samples, max: k })?;
     }
     Ok(())
 }
@@ -249,7 +249,7 @@ fn fill_order<Ix: SampleIndex>(order: &mut [Ix], samples: usize) -> Result<(), E
 ///
 /// let mut rng = rand_xorshift::XorShiftRng::seed_from_u64(1);
 /// let mut net = Net::default();
-/// net.initialize(mlp_core::Init::GlorotUniform, &mut rng);
+/// net.initialize(mlp_core::Init::GlorotUniform, &mut rng).unwrap();
 /// let mut state = TrainState::new();
 /// let mut order = [0u16; 4];
 /// let config = TrainConfig {

@@ -38,7 +38,7 @@ where
 {
     let mut rng = DefaultRng::seed_from_u64(1);
     let mut net = zeroed_box::<N>();
-    net.initialize(Init::HeUniform, &mut rng);
+    net.initialize(Init::HeUniform, &mut rng).unwrap();
     let mut state = zeroed_box::<TrainState<N>>();
     let x = sparse_sample::<I>(&mut rng, zero_fraction);
     let sgd = SGD.check::<f32>().unwrap();
@@ -78,7 +78,7 @@ fn digits_epoch(c: &mut Criterion) {
                 || {
                     let mut rng = DefaultRng::seed_from_u64(0);
                     let mut net = zeroed_box::<Digits>();
-                    net.initialize(Init::HeUniform, &mut rng);
+                    net.initialize(Init::HeUniform, &mut rng).unwrap();
                     (net, zeroed_box::<TrainState<Digits>>(), vec![0u32; data.len()], rng)
                 },
                 |(net, state, order, rng)| {

@@ -163,7 +163,7 @@ mod tests {
         let sgd = SgdConfig { lr: 0.05, momentum: 0.9, nesterov: true, l2: 1e-3, l1: 1e-4, decay: 0.01 };
         let sgd = sgd.check::<f32>().unwrap();
         let mut net = crate::boxed::zeroed_box::<Net>();
-        net.initialize(Init::HeNormal, &mut rng);
+        net.initialize(Init::HeNormal, &mut rng).unwrap();
         let mut state = crate::boxed::zeroed_box::<TrainState<Net>>();
         let mut order = vec![0u32; inputs.len()];
         for epoch in 0..4 {
@@ -206,7 +206,7 @@ mod tests {
             mlp_core::init::unit_interval(&mut rng);
         }
         let mut net = crate::boxed::zeroed_box::<Net>();
-        net.initialize(Init::HeNormal, &mut rng);
+        net.initialize(Init::HeNormal, &mut rng).unwrap();
         net
     }
 }

@@ -114,7 +114,7 @@ where
 
     let mut rng = training_rng(options.seed);
     let mut net = zeroed_box::<N>();
-    net.initialize(options.init, &mut rng);
+    net.initialize(options.init, &mut rng)?;
     let mut state = zeroed_box::<TrainState<N>>();
     let mut scratch = zeroed_box::<N::Activations>();
     let mut order = vec![0u32; train.len()];

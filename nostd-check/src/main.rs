@@ -39,7 +39,7 @@ fn main() -> ! {
 
     let mut rng = DefaultRng::seed_from_u64(black_box(1));
     let mut net = Net::default();
-    net.initialize(Init::GlorotUniform, &mut rng);
+    net.initialize(Init::GlorotUniform, &mut rng).unwrap();
     let mut state = TrainState::new();
     let mut order = [0u16; 4];
     let summary =

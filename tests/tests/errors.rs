@@ -1,0 +1,352 @@
+//! Every `mlp_core::Error` variant the API can return, each produced by a bad
+//! input, with a check of the variant's fields and that its `Display` text
+//! names the problem.
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use common::rng;
+use mlp_core::activation::Tanh;
+use mlp_core::loss::{Quadratic, SigmoidCrossEntropy, SoftmaxCrossEntropy};
+use mlp_core::{
+    Dataset, Dense, Error, Init, Network, SgdConfig, TrainConfig, TrainState, confusion_matrix, evaluate, layers,
+    predict, predict_class, predict_probabilities, train, train_epoch,
+};
+
+type Net = layers![Dense<f32, 3, 4, Tanh>, Dense<f32, 4, 2>];
+type Regressor = layers![Dense<f32, 1, 8, Tanh>, Dense<f32, 8, 1>];
+
+fn net() -> Net {
+    let mut net = Net::default();
+    net.initialize(Init::GlorotUniform, &mut rng(1)).unwrap();
+    net
+}
+
+const INPUTS: [[f32; 3]; 4] = [[0.0, 1.0, 2.0], [1.0, 0.0, -1.0], [0.5, 0.5, 0.5], [-1.0, 2.0, 0.0]];
+const LABELS: [usize; 4] = [0, 1, 1, 0];
+
+/// Asserts the error's message contains every fragment (case-insensitively).
+fn assert_message(error: &Error, fragments: &[&str]) {
+    let text = error.to_string();
+    for fragment in fragments {
+        assert!(
+            text.to_lowercase().contains(&fragment.to_lowercase()),
+            "{error:?} displays as {text:?}, which lacks {fragment:?}"
+        );
+    }
+    // It is a `std::error::Error` too, so it composes with `?` in host code.
+    let boxed: Box<dyn std::error::Error> = Box::new(*error);
+    assert_eq!(boxed.to_string(), text);
+}
+
+/// Runs `train` on the small classification set with `config`.
+fn train_with(config: TrainConfig) -> Result<mlp_core::TrainSummary, Error> {
+    let data = Dataset::new(&INPUTS, &LABELS).unwrap();
+    let mut net = net();
+    let mut order = [0u16; 4];
+    train(&mut net, &mut TrainState::new(), SoftmaxCrossEntropy, data, &mut order, &config, &mut rng(2), |_, _| {
+        ControlFlow::Continue(())
+    })
+}
+
+fn sgd_error(sgd: SgdConfig) -> Error {
+    let checked = sgd.check::<f32>().expect_err("SgdConfig::check accepted a bad config");
+    // `train` reports the same error before touching the network.
+    assert_eq!(train_with(TrainConfig { epochs: 1, batch_size: 2, sgd }).unwrap_err(), checked);
+    checked
+}
+
+#[test]
+fn wrong_sample_length_is_input_length() {
+    let net = net();
+    let mut scratch = Default::default();
+    for len in [0, 2, 4, 100] {
+        let x = vec![0.5f32; len];
+        let expected = Error::InputLength { expected: 3, found: len };
+        assert_eq!(predict(&net, &x, &mut scratch).unwrap_err(), expected);
+        assert_eq!(predict_class(&net, SoftmaxCrossEntropy, &x, &mut scratch).unwrap_err(), expected);
+        let mut p = [0.0; 2];
+        assert_eq!(predict_probabilities(&net, SoftmaxCrossEntropy, &x, &mut scratch, &mut p).unwrap_err(), expected);
+        assert_eq!(Net::input_from_slice(&x).unwrap_err(), expected);
+        assert_message(&expected, &[&len.to_string(), "3 inputs"]);
+    }
+    assert!(predict(&net, &[0.5; 3], &mut scratch).is_ok());
+}
+
+#[test]
+fn ragged_flat_buffer_is_ragged_inputs() {
+    let flat = [0.25f32; 10];
+    let error = Net::inputs_from_flat(&flat).unwrap_err();
+    assert_eq!(error, Error::RaggedInputs { width: 3, len: 10 });
+    assert_message(&error, &["10 values", "3-value samples"]);
+    // Whole numbers of samples are fine, including none.
+    assert_eq!(Net::inputs_from_flat(&flat[..9]).unwrap().len(), 3);
+    assert_eq!(Net::inputs_from_flat(&[]).unwrap().len(), 0);
+}
+
+#[test]
+fn inputs_and_targets_of_different_lengths_are_target_count() {
+    let error = Dataset::new(&INPUTS, &LABELS[..3]).unwrap_err();
+    assert_eq!(error, Error::TargetCount { inputs: 4, targets: 3 });
+    assert_message(&error, &["4 input samples", "3 targets"]);
+    let error = Dataset::new(&INPUTS[..0], &LABELS[..1]).unwrap_err();
+    assert_eq!(error, Error::TargetCount { inputs: 0, targets: 1 });
+}
+
+#[test]
+fn empty_data_set_is_empty_dataset() {
+    let error = Dataset::<[f32; 3], usize>::new(&[], &[]).unwrap_err();
+    assert_eq!(error, Error::EmptyDataset);
+    assert_message(&error, &["no samples"]);
+}
+
+#[test]
+fn class_out_of_range_is_invalid_target() {
+    let labels = [0, 1, 2, 0]; // two outputs: class 2 does not exist
+    let data = Dataset::new(&INPUTS, &labels).unwrap();
+    let expected = Error::InvalidTarget { sample: 2 };
+    let mut net = net();
+    let untouched = net.clone();
+    let mut order = [0u16; 4];
+    let config = TrainConfig { epochs: 1, batch_size: 2, sgd: SgdConfig::default() };
+    let result =
+        train(&mut net, &mut TrainState::new(), SoftmaxCrossEntropy, data, &mut order, &config, &mut rng(2), |_, _| {
+            ControlFlow::Continue(())
+        });
+    assert_eq!(result.unwrap_err(), expected);
+    assert_eq!(net, untouched, "train changed the network before rejecting the data");
+    let mut scratch = Default::default();
+    assert_eq!(evaluate(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap_err(), expected);
+    assert_eq!(confusion_matrix::<_, _, _, 2, 2>(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap_err(), expected);
+    assert_message(&expected, &["sample 2", "not valid"]);
+}
+
+#[test]
+fn target_outside_the_loss_domain_is_invalid_target() {
+    type Binary = layers![Dense<f32, 3, 4, Tanh>, Dense<f32, 4, 1>];
+    let net = Binary::default();
+    let mut scratch = Default::default();
+    // Sigmoid cross-entropy needs probabilities in [0, 1].
+    for bad in [1.5f32, -0.1, f32::NAN] {
+        let targets = [[0.0], [1.0], [0.5], [bad]];
+        let data = Dataset::new(&INPUTS, &targets).unwrap();
+        assert_eq!(
+            evaluate(&net, &mut scratch, SigmoidCrossEntropy, data).unwrap_err(),
+            Error::InvalidTarget { sample: 3 }
+        );
+    }
+    // The quadratic loss needs finite targets.
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let targets = [[0.0], [bad], [0.5], [7.0]];
+        let data = Dataset::new(&INPUTS, &targets).unwrap();
+        assert_eq!(evaluate(&net, &mut scratch, Quadratic, data).unwrap_err(), Error::InvalidTarget { sample: 1 });
+    }
+}
+
+#[test]
+fn shuffle_buffer_of_wrong_length_is_order_length() {
+    let data = Dataset::new(&INPUTS, &LABELS).unwrap();
+    let config = TrainConfig { epochs: 1, batch_size: 2, sgd: SgdConfig::default() };
+    for len in [0, 3, 5] {
+        let mut order = vec![0u16; len];
+        let result = train(
+            &mut net(),
+            &mut TrainState::new(),
+            SoftmaxCrossEntropy,
+            data,
+            &mut order,
+            &config,
+            &mut rng(2),
+            |_, _| ControlFlow::Continue(()),
+        );
+        let expected = Error::OrderLength { expected: 4, found: len };
+        assert_eq!(result.unwrap_err(), expected);
+        assert_message(&expected, &[&format!("holds {len}"), "4 samples"]);
+    }
+}
+
+#[test]
+fn index_type_too_small_for_the_data_set_is_an_error_not_a_panic() {
+    // 70 000 samples cannot be numbered with u16.
+    type Tiny = Dense<f32, 1, 1>;
+    let inputs = vec![[0.5f32]; 70_000];
+    let targets = vec![[0.0f32]; 70_000];
+    let data = Dataset::new(&inputs, &targets).unwrap();
+    let mut order = vec![0u16; 70_000];
+    let config = TrainConfig { epochs: 1, batch_size: 100, sgd: SgdConfig::default() };
+    let result = train(
+        &mut Tiny::default(),
+        &mut TrainState::new(),
+        Quadratic,
+        data,
+        &mut order,
+        &config,
+        &mut rng(2),
+        |_, _| ControlFlow::Continue(()),
+    );
+    let error = result.unwrap_err();
+    assert_eq!(error, Error::IndexOverflow { samples: 70_000, max: 65_536 });
+    assert_message(&error, &["70000 samples", "65536"]);
+    // u32 indices are fine.
+    let mut order = vec![0u32; 70_000];
+    let result = train(
+        &mut Tiny::default(),
+        &mut TrainState::new(),
+        Quadratic,
+        data,
+        &mut order,
+        &config,
+        &mut rng(2),
+        |_, _| ControlFlow::Continue(()),
+    );
+    assert!(result.is_ok(), "{result:?}");
+}
+
+#[test]
+fn invalid_uniform_range_is_rejected_and_leaves_the_network_alone() {
+    for bad in [f64::NAN, f64::INFINITY, 0.0, -1.0] {
+        let mut network = net();
+        let before = network.clone();
+        let error = network.initialize(Init::Uniform(bad), &mut rng(4)).unwrap_err();
+        assert!(matches!(error, Error::InvalidHyperparameter { name: "initialiser range", .. }), "{error:?}");
+        assert_message(&error, &["initialiser range", "positive and finite"]);
+        assert_eq!(network, before);
+    }
+    assert!(net().initialize(Init::Uniform(0.5), &mut rng(4)).is_ok());
+}
+
+#[test]
+fn batch_size_zero_is_rejected_by_train_and_train_epoch() {
+    let expected = Error::InvalidHyperparameter { name: "batch size", requirement: "at least 1" };
+    let config = TrainConfig { epochs: 1, batch_size: 0, sgd: SgdConfig::default() };
+    assert_eq!(config.check::<f32>().unwrap_err(), expected);
+    assert_eq!(train_with(config).unwrap_err(), expected);
+
+    let data = Dataset::new(&INPUTS, &LABELS).unwrap();
+    let sgd = SgdConfig::default().check::<f32>().unwrap();
+    let mut order = [0u16; 4];
+    let result =
+        train_epoch(&mut net(), &mut TrainState::new(), SoftmaxCrossEntropy, data, &mut order, &sgd, 0, 0, &mut rng(2));
+    assert_eq!(result.unwrap_err(), expected);
+    assert_message(&expected, &["batch size", "at least 1"]);
+}
+
+#[test]
+fn zero_epochs_is_rejected() {
+    let expected = Error::InvalidHyperparameter { name: "epochs", requirement: "at least 1" };
+    assert_eq!(train_with(TrainConfig { epochs: 0, batch_size: 2, sgd: SgdConfig::default() }).unwrap_err(), expected);
+    assert_message(&expected, &["epochs", "at least 1"]);
+}
+
+#[test]
+fn bad_learning_rates_are_rejected() {
+    for lr in [f64::NAN, 0.0, -0.0, -0.1, f64::INFINITY, f64::NEG_INFINITY] {
+        let error = sgd_error(SgdConfig { lr, ..SgdConfig::default() });
+        assert_eq!(
+            error,
+            Error::InvalidHyperparameter { name: "learning rate", requirement: "positive and finite" },
+            "lr {lr}"
+        );
+        assert_message(&error, &["learning rate", "positive and finite"]);
+    }
+}
+
+#[test]
+fn momentum_outside_zero_to_one_is_rejected() {
+    for momentum in [1.0, 1.5, -0.1, f64::NAN, f64::INFINITY] {
+        let error = sgd_error(SgdConfig { momentum, ..SgdConfig::default() });
+        assert_eq!(
+            error,
+            Error::InvalidHyperparameter { name: "momentum", requirement: "in [0, 1)" },
+            "momentum {momentum}"
+        );
+        assert_message(&error, &["momentum", "[0, 1)"]);
+    }
+    // The largest double below 1 is fine.
+    assert!(SgdConfig { momentum: 1.0 - f64::EPSILON / 2.0, ..SgdConfig::default() }.check::<f32>().is_ok());
+}
+
+#[test]
+fn nesterov_without_momentum_is_rejected() {
+    let error = sgd_error(SgdConfig { nesterov: true, momentum: 0.0, ..SgdConfig::default() });
+    assert_eq!(error, Error::InvalidHyperparameter { name: "momentum", requirement: "positive when Nesterov is on" });
+    assert_message(&error, &["momentum", "Nesterov"]);
+}
+
+#[test]
+fn negative_or_non_finite_penalties_and_decay_are_rejected() {
+    for bad in [-1e-9, -1.0, f64::NAN, f64::INFINITY] {
+        let error = sgd_error(SgdConfig { l2: bad, ..SgdConfig::default() });
+        assert_eq!(
+            error,
+            Error::InvalidHyperparameter { name: "l2", requirement: "non-negative and finite" },
+            "l2 {bad}"
+        );
+        assert_message(&error, &["l2", "non-negative"]);
+
+        let error = sgd_error(SgdConfig { l1: bad, ..SgdConfig::default() });
+        assert_eq!(
+            error,
+            Error::InvalidHyperparameter { name: "l1", requirement: "non-negative and finite" },
+            "l1 {bad}"
+        );
+        assert_message(&error, &["l1", "non-negative"]);
+
+        let error = sgd_error(SgdConfig { decay: bad, ..SgdConfig::default() });
+        assert_eq!(
+            error,
+            Error::InvalidHyperparameter { name: "decay", requirement: "non-negative and finite" },
+            "decay {bad}"
+        );
+        assert_message(&error, &["decay", "non-negative"]);
+    }
+}
+
+#[test]
+fn diverging_regression_is_diverged_with_its_epoch() {
+    let inputs: Vec<[f32; 1]> = (0..32).map(|i| [i as f32 / 8.0 - 2.0]).collect();
+    let targets: Vec<[f32; 1]> = inputs.iter().map(|x| [3.0 * x[0] + 1.0]).collect();
+    let data = Dataset::new(&inputs, &targets).unwrap();
+
+    // A sane learning rate trains without error, so the error below is the learning rate's doing.
+    let run = |lr: f64, epochs: u32| {
+        let mut net = Regressor::default();
+        net.initialize(Init::GlorotUniform, &mut rng(3)).unwrap();
+        let mut order = vec![0u16; 32];
+        let config = TrainConfig { epochs, batch_size: 4, sgd: SgdConfig { lr, ..SgdConfig::default() } };
+        let mut epochs_seen = 0;
+        let result =
+            train(&mut net, &mut TrainState::new(), Quadratic, data, &mut order, &config, &mut rng(4), |_, _| {
+                epochs_seen += 1;
+                ControlFlow::Continue(())
+            });
+        (result, epochs_seen)
+    };
+    let (result, _) = run(0.01, 20);
+    assert!(result.is_ok(), "{result:?}");
+
+    // With η = 1e6 the first step already sends the weights to ~1e6 and the
+    // next batches' squared errors overflow f32, within the first epoch.
+    let (result, epochs_seen) = run(1e6, 20);
+    let error = result.unwrap_err();
+    assert_eq!(error, Error::Diverged { epoch: 1 });
+    assert_eq!(epochs_seen, 0, "the hook ran for a diverged epoch");
+    assert_message(&error, &["diverged", "epoch 1", "learning rate"]);
+}
+
+/// The public `train_epoch` checks targets too (it used to clamp a label out
+/// of range to the last class and train on it), and so does `Dataset::check_targets`.
+#[test]
+fn train_epoch_rejects_invalid_targets() {
+    let labels = [0, 1, 7, 0];
+    let data = Dataset::new(&INPUTS, &labels).unwrap();
+    let sgd = SgdConfig::default().check::<f32>().unwrap();
+    let mut order = [0u16; 4];
+    let result =
+        train_epoch(&mut net(), &mut TrainState::new(), SoftmaxCrossEntropy, data, &mut order, &sgd, 2, 0, &mut rng(2));
+    assert_eq!(result.unwrap_err(), Error::InvalidTarget { sample: 2 });
+    assert_eq!(data.check_targets::<SoftmaxCrossEntropy, f32, 2>(), Err(Error::InvalidTarget { sample: 2 }));
+    let good = Dataset::new(&INPUTS, &LABELS).unwrap();
+    assert_eq!(good.check_targets::<SoftmaxCrossEntropy, f32, 2>(), Ok(()));
+}

@@ -1,0 +1,192 @@
+//! Memory accounting: every `Network` byte constant equals both the size of
+//! the real buffer it describes and the count of scalars it should hold; and a
+//! 784→128→10 network trains on a thread with a small stack.
+
+mod common;
+
+use std::mem::{size_of, size_of_val};
+use std::ops::ControlFlow;
+
+use common::rng;
+use host_cli::boxed::zeroed_box;
+use mlp_core::activation::{Relu, Sigmoid, Tanh};
+use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::{
+    Chain, Dataset, Dense, Frozen, Init, Network, SgdConfig, TrainConfig, TrainState, Zeroed, evaluate, layers, train,
+};
+
+type Small32 = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+type Small64 = layers![Dense<f64, 64, 32, Relu>, Dense<f64, 32, 10>];
+type Mnist = layers![Dense<f32, 784, 128, Relu>, Dense<f32, 128, 10>];
+type Mnist64 = layers![Dense<f64, 784, 128, Relu>, Dense<f64, 128, 10>];
+type Deep64 = layers![Dense<f64, 16, 12, Tanh>, Dense<f64, 12, 8, Relu>, Dense<f64, 8, 6, Sigmoid>, Dense<f64, 6, 4>];
+type Deep32 = layers![Dense<f32, 16, 12, Tanh>, Dense<f32, 12, 8, Relu>, Dense<f32, 8, 6, Sigmoid>, Dense<f32, 6, 4>];
+type FrozenFirst<'a> = layers![Frozen<'a, f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+type FrozenMiddle<'a> = layers![Dense<f64, 8, 16, Tanh>, Frozen<'a, f64, 16, 16, Tanh>, Dense<f64, 16, 4>];
+
+// The constants are usable at compile time, e.g. to size a device's RAM budget.
+const _: () = assert!(Small32::TRAINING_BYTES == 3 * (64 * 32 + 32 + 32 * 10 + 10) * 4 + 2 * (32 + 10) * 4);
+const _: () = assert!(Mnist::PARAMETER_BYTES == (784 * 128 + 128 + 128 * 10 + 10) * 4);
+
+/// What a network's buffers should hold, counted by hand from its layers.
+struct Counts {
+    /// Bytes of the network value: trainable parameters, plus one reference per frozen layer.
+    network_bytes: usize,
+    /// Trainable scalars (weights and biases of non-frozen layers).
+    trainable: usize,
+    /// Outputs of all layers together: the activations of one sample.
+    units: usize,
+    /// Bytes of one scalar.
+    scalar: usize,
+}
+
+/// Compares every constant with the real buffers and with `counts`.
+fn check<N: Network>(net: &N, counts: Counts) {
+    let state = zeroed_box::<TrainState<N>>();
+    let activations = zeroed_box::<N::Activations>();
+    let Counts { network_bytes, trainable, units, scalar } = counts;
+
+    assert_eq!(N::PARAMETERS, trainable, "PARAMETERS");
+    assert_eq!(size_of::<N::Scalar>(), scalar);
+
+    assert_eq!(N::PARAMETER_BYTES, size_of_val(net), "PARAMETER_BYTES vs the network value");
+    assert_eq!(N::PARAMETER_BYTES, network_bytes, "PARAMETER_BYTES vs the count");
+
+    assert_eq!(N::GRADIENT_BYTES, size_of_val(&state.gradients), "GRADIENT_BYTES vs the buffer");
+    assert_eq!(N::GRADIENT_BYTES, trainable * scalar, "GRADIENT_BYTES vs the count");
+
+    assert_eq!(N::OPTIMIZER_BYTES, size_of_val(&state.velocity), "OPTIMIZER_BYTES vs the buffer");
+    assert_eq!(N::OPTIMIZER_BYTES, trainable * scalar, "OPTIMIZER_BYTES vs the count");
+
+    assert_eq!(
+        N::CACHE_BYTES,
+        size_of_val(&state.activations) + size_of_val(&state.deltas),
+        "CACHE_BYTES vs the buffers"
+    );
+    assert_eq!(N::CACHE_BYTES, 2 * units * scalar, "CACHE_BYTES vs the count");
+
+    assert_eq!(N::INFERENCE_BYTES, size_of_val(net) + size_of_val(&*activations), "INFERENCE_BYTES vs the buffers");
+    assert_eq!(N::INFERENCE_BYTES, network_bytes + units * scalar, "INFERENCE_BYTES vs the count");
+
+    assert_eq!(N::TRAINING_BYTES, size_of_val(net) + size_of_val(&*state), "TRAINING_BYTES vs the buffers");
+    assert_eq!(
+        N::TRAINING_BYTES,
+        network_bytes + 2 * trainable * scalar + 2 * units * scalar,
+        "TRAINING_BYTES vs the count"
+    );
+    assert_eq!(
+        N::TRAINING_BYTES,
+        N::PARAMETER_BYTES + N::GRADIENT_BYTES + N::OPTIMIZER_BYTES + N::CACHE_BYTES,
+        "TRAINING_BYTES vs the sum of its parts"
+    );
+}
+
+/// A trainable network of any size, allocated zeroed on the heap.
+fn check_trainable<N: Network + Zeroed>(trainable: usize, units: usize, scalar: usize) {
+    let net = zeroed_box::<N>();
+    check(&*net, Counts { network_bytes: trainable * scalar, trainable, units, scalar });
+}
+
+#[test]
+fn small_f32_and_f64() {
+    let params = 64 * 32 + 32 + 32 * 10 + 10;
+    check_trainable::<Small32>(params, 32 + 10, 4);
+    check_trainable::<Small64>(params, 32 + 10, 8);
+    assert_eq!(Small32::PARAMETER_BYTES, 2410 * 4);
+    assert_eq!(Small64::TRAINING_BYTES, 2 * Small32::TRAINING_BYTES);
+}
+
+#[test]
+fn mnist_sized_f32_and_f64() {
+    let params = 784 * 128 + 128 + 128 * 10 + 10;
+    check_trainable::<Mnist>(params, 128 + 10, 4);
+    check_trainable::<Mnist64>(params, 128 + 10, 8);
+    assert_eq!(Mnist::PARAMETER_BYTES, 407_080);
+    assert_eq!(Mnist::CACHE_BYTES, 2 * (128 + 10) * 4);
+    assert_eq!(Mnist::TRAINING_BYTES, 3 * 407_080 + 1104);
+}
+
+#[test]
+fn four_layers_f32_and_f64() {
+    let params = (16 * 12 + 12) + (12 * 8 + 8) + (8 * 6 + 6) + (6 * 4 + 4);
+    check_trainable::<Deep32>(params, 12 + 8 + 6 + 4, 4);
+    check_trainable::<Deep64>(params, 12 + 8 + 6 + 4, 8);
+}
+
+#[test]
+fn frozen_first_layer() {
+    static FEATURES: Dense<f32, 64, 32, Relu> = Dense::from_columns([[0.0; 32]; 64], [0.0; 32]);
+    let net: FrozenFirst<'_> = Chain::new(Frozen(&FEATURES), Dense::zeroed());
+    let trainable = 32 * 10 + 10;
+    // The frozen layer's 64·32 + 32 parameters live in `FEATURES` (flash on a
+    // device); the network holds only a reference to them.
+    let reference = size_of::<&Dense<f32, 64, 32, Relu>>();
+    check(&net, Counts { network_bytes: trainable * 4 + reference, trainable, units: 32 + 10, scalar: 4 });
+}
+
+#[test]
+fn frozen_middle_layer() {
+    let middle = Dense::<f64, 16, 16, Tanh>::zeroed();
+    let net: FrozenMiddle<'_> = Chain::new(Dense::zeroed(), Chain::new(Frozen(&middle), Dense::zeroed()));
+    let trainable = (8 * 16 + 16) + (16 * 4 + 4);
+    let reference = size_of::<&Dense<f64, 16, 16, Tanh>>();
+    check(&net, Counts { network_bytes: trainable * 8 + reference, trainable, units: 16 + 16 + 4, scalar: 8 });
+}
+
+/// A 784→128→10 network, its training state and a few hundred samples, with
+/// only 256 KiB of stack: one training epoch and an evaluation must fit. The
+/// network alone is 400 KB and its training state 800 KB more, so any copy of
+/// either onto the stack would overflow.
+#[test]
+fn mnist_sized_network_trains_on_a_256_kib_stack() {
+    const SAMPLES: usize = 200;
+    let worker = std::thread::Builder::new()
+        .name("small-stack".into())
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let mut rng = rng(784);
+            // Sparse "images"; the label is the tenth of the image with the most ink.
+            let mut inputs: Vec<[f32; 784]> = Vec::with_capacity(SAMPLES);
+            let mut labels = Vec::with_capacity(SAMPLES);
+            for _ in 0..SAMPLES {
+                let mut x = [0.0f32; 784];
+                for v in x.iter_mut() {
+                    if common::uniform(&mut rng, 0.0, 1.0) < 0.2 {
+                        *v = common::uniform(&mut rng, 0.0, 1.0) as f32;
+                    }
+                }
+                let ink: Vec<f32> = x.chunks(79).map(|c| c.iter().sum()).collect();
+                labels.push(mlp_core::activation::argmax(&ink));
+                inputs.push(x);
+            }
+            let data = Dataset::new(&inputs, &labels).unwrap();
+
+            let mut net = zeroed_box::<Mnist>();
+            let mut state = zeroed_box::<TrainState<Mnist>>();
+            net.initialize(Init::HeUniform, &mut rng).unwrap();
+            let initial = net.head.weights.as_slice()[..16].to_vec();
+            let before = evaluate(&*net, &mut state.activations, SoftmaxCrossEntropy, data).unwrap();
+            let mut order = vec![0u16; SAMPLES];
+            let config = TrainConfig {
+                epochs: 1,
+                batch_size: 20,
+                sgd: SgdConfig { lr: 0.01, momentum: 0.9, ..SgdConfig::default() },
+            };
+            let summary =
+                train(&mut *net, &mut *state, SoftmaxCrossEntropy, data, &mut order, &config, &mut rng, |_, _| {
+                    ControlFlow::Continue(())
+                })
+                .unwrap();
+            let after = evaluate(&*net, &mut state.activations, SoftmaxCrossEntropy, data).unwrap();
+            assert_ne!(net.head.weights.as_slice()[..16], initial[..], "training did not change the weights");
+            (summary, before, after)
+        })
+        .unwrap();
+    let (summary, before, after) =
+        worker.join().expect("the training thread failed (stack overflow aborts the process)");
+    assert_eq!(summary.epochs, 1);
+    assert_eq!(summary.last.train.samples, SAMPLES);
+    assert_eq!(after.samples, SAMPLES);
+    assert!(after.loss.is_finite() && (0.0..=1.0).contains(&after.accuracy));
+    assert!(after.loss < before.loss, "loss {} -> {}", before.loss, after.loss);
+}
