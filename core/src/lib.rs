@@ -9,6 +9,8 @@
 //!   same bits from the same seed.
 //! * Layers can be [`Frozen`]: read-only parameters (in flash) that still pass
 //!   gradients through, to fine-tune only the last layers on a device.
+//! * A [`SampleWindow`] keeps the most recent labelled samples in a fixed
+//!   buffer, so a device can keep learning from the data it sees.
 //!
 //! ```
 //! use mlp_core::{layers, Dense, Network, activation::Relu};
@@ -31,6 +33,7 @@ mod metrics;
 mod network;
 pub mod optim;
 mod train;
+mod window;
 
 pub use buffer::Zeroed;
 pub use error::Error;
@@ -44,6 +47,7 @@ pub use train::{
     Dataset, SampleIndex, TrainConfig, accumulate_sample, apply_gradients, confusion_matrix, evaluate, predict,
     predict_class, predict_probabilities, train, train_epoch,
 };
+pub use window::SampleWindow;
 
 /// The default random generator: small, fast, and reproducible from a `u64` seed.
 pub type DefaultRng = rand_xorshift::XorShiftRng;

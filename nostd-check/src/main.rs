@@ -13,7 +13,7 @@ use cortex_m_rt::entry;
 use mlp_core::activation::Tanh;
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::{Chain, Dataset, DefaultRng, Dense, EpochMetrics, Frozen, Init, Network, SgdConfig, TrainConfig};
-use mlp_core::{TrainState, Zeroed, layers, predict_class, train};
+use mlp_core::{SampleWindow, TrainState, Zeroed, layers, predict_class, train};
 use rand_core::SeedableRng;
 
 type Net = layers![Dense<f32, 2, 8, Tanh>, Dense<f32, 8, 2>];
@@ -54,10 +54,19 @@ fn main() -> ! {
     defmt::println!("{}", summary);
     black_box(summary);
 
+    // Keep learning from the most recent labelled samples, as they arrive.
+    let mut window = SampleWindow::<[f32; 2], usize, 3>::new();
     let mut activations = Zeroed::zeroed();
-    for x in &INPUTS {
+    for (x, &label) in INPUTS.iter().zip(&LABELS) {
         black_box(predict_class(&tuned, SoftmaxCrossEntropy, black_box(x), &mut activations).unwrap());
+        window.push(*x, label);
     }
+    let recent = window.dataset().unwrap();
+    let mut recent_order = [0u16; 3];
+    black_box(
+        train(&mut tuned, &mut tuned_state, SoftmaxCrossEntropy, recent, &mut recent_order, &config, &mut rng, run_on)
+            .unwrap(),
+    );
     loop {
         cortex_m::asm::wfi();
     }
