@@ -167,11 +167,11 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
     pub(crate) fn apply_step(
         &mut self,
         step: &Step<T>,
-        grads: &DenseGradients<T, I, O>,
+        grads: &mut DenseGradients<T, I, O>,
         velocity: &mut DenseGradients<T, I, O>,
     ) {
-        step.update_weights(self.weights.as_mut_slice(), grads.weights.as_slice(), velocity.weights.as_mut_slice());
-        step.update_biases(self.biases.as_mut_slice(), grads.biases.as_slice(), velocity.biases.as_mut_slice());
+        step.update_weights(self.weights.as_mut_slice(), grads.weights.as_mut_slice(), velocity.weights.as_mut_slice());
+        step.update_biases(self.biases.as_mut_slice(), grads.biases.as_mut_slice(), velocity.biases.as_mut_slice());
     }
 }
 
@@ -208,7 +208,7 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Frozen<'_, T, I, O
     pub(crate) fn draw_weights<R: Rng + ?Sized>(&mut self, _init: Init, _rng: &mut R) {}
 
     #[inline(always)]
-    pub(crate) fn apply_step(&mut self, _step: &Step<T>, _grads: &(), _velocity: &mut ()) {}
+    pub(crate) fn apply_step(&mut self, _step: &Step<T>, _grads: &mut (), _velocity: &mut ()) {}
 }
 
 impl<T: Float, const I: usize, const O: usize, A: Activation> Default for Dense<T, I, O, A> {

@@ -18,6 +18,14 @@
 //! // Parameters, gradients, momentum and one sample's cache, in bytes:
 //! const _: () = assert!(Digits::TRAINING_BYTES == 3 * (64 * 32 + 32 + 32 * 10 + 10) * 4 + 2 * (32 + 10) * 4);
 //! ```
+//!
+//! A firmware that states its RAM budget this way does not build when training would not fit:
+//!
+//! ```compile_fail
+//! use mlp_core::{layers, Dense, Network, activation::Relu};
+//! type Digits = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+//! const _: () = assert!(Digits::TRAINING_BYTES <= 16 * 1024, "training needs more than 16 KiB");
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -143,8 +143,14 @@ pub trait Network: Sized {
     /// [`initialize`](Network::initialize) without the check: layer by layer.
     fn draw_weights<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R);
 
-    /// One optimizer step on every trainable layer from summed gradients.
-    fn apply_step(&mut self, step: &Step<Self::Scalar>, gradients: &Self::Gradients, velocity: &mut Self::Gradients);
+    /// One optimizer step on every trainable layer from summed gradients, which
+    /// are left at zero for the next batch.
+    fn apply_step(
+        &mut self,
+        step: &Step<Self::Scalar>,
+        gradients: &mut Self::Gradients,
+        velocity: &mut Self::Gradients,
+    );
 
     /// Views a slice as one sample, checking its length.
     fn input_from_slice(x: &[Self::Scalar]) -> Result<&Self::Input, Error>;
@@ -249,7 +255,7 @@ macro_rules! single_layer_network {
             }
 
             #[inline(always)]
-            fn apply_step(&mut self, step: &Step<T>, gradients: &$grads, velocity: &mut $grads) {
+            fn apply_step(&mut self, step: &Step<T>, gradients: &mut $grads, velocity: &mut $grads) {
                 <$layer>::apply_step(self, step, gradients, velocity);
             }
 
@@ -320,9 +326,9 @@ macro_rules! chained_network {
             }
 
             #[inline(always)]
-            fn apply_step(&mut self, step: &Step<T>, gradients: &Self::Gradients, velocity: &mut Self::Gradients) {
-                self.head.apply_step(step, &gradients.head, &mut velocity.head);
-                self.tail.apply_step(step, &gradients.tail, &mut velocity.tail);
+            fn apply_step(&mut self, step: &Step<T>, gradients: &mut Self::Gradients, velocity: &mut Self::Gradients) {
+                self.head.apply_step(step, &mut gradients.head, &mut velocity.head);
+                self.tail.apply_step(step, &mut gradients.tail, &mut velocity.tail);
             }
 
             fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {

@@ -118,7 +118,7 @@ pub struct Step<T> {
 impl<T: Float> Step<T> {
     /// Updates weights from summed gradients; velocities hold the momentum.
     #[inline(always)]
-    pub(crate) fn update_weights(&self, params: &mut [T], grads: &[T], velocity: &mut [T]) {
+    pub(crate) fn update_weights(&self, params: &mut [T], grads: &mut [T], velocity: &mut [T]) {
         let (l2, l1) = (self.l2, self.l1);
         if l1 == T::ZERO {
             self.update(params, grads, velocity, |w| l2 * w);
@@ -138,17 +138,19 @@ impl<T: Float> Step<T> {
 
     /// Updates biases: no penalty.
     #[inline(always)]
-    pub(crate) fn update_biases(&self, params: &mut [T], grads: &[T], velocity: &mut [T]) {
+    pub(crate) fn update_biases(&self, params: &mut [T], grads: &mut [T], velocity: &mut [T]) {
         self.update(params, grads, velocity, |_| T::ZERO);
     }
 
     /// `g = (Σ∇ + penalty(w)) / B`; classical: `v = μv − ηg; w += v`;
     /// Nesterov: `v = μv − ηg; w += μv − ηg`. Plain SGD (μ = 0) gives `w −= ηg`.
+    /// Each summed gradient is reset to zero as it is read, ready for the next
+    /// batch, which saves a second pass over the buffer.
     #[inline(always)]
-    fn update(&self, params: &mut [T], grads: &[T], velocity: &mut [T], penalty: impl Fn(T) -> T) {
+    fn update(&self, params: &mut [T], grads: &mut [T], velocity: &mut [T], penalty: impl Fn(T) -> T) {
         let Step { lr, momentum, nesterov, inv_batch, .. } = *self;
-        for ((w, &g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
-            let g = (g + penalty(*w)) * inv_batch;
+        for ((w, g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
+            let g = (core::mem::replace(g, T::ZERO) + penalty(*w)) * inv_batch;
             let step = lr * g;
             let velocity_new = momentum * *v - step;
             *v = velocity_new;
