@@ -70,10 +70,11 @@ fn write_gz(path: &Path, text: &str) {
 #[test]
 fn defaults_reach_target_accuracy() {
     let dir = workdir();
-    let (args, bound): (&[&str], f64) = if cfg!(debug_assertions) { (&["--epochs", "10"], 0.97) } else { (&[], 0.975) };
-    let report = train_json(dir.path(), args);
+    // The full default run, in debug builds too (about 20 s there): the claim
+    // that the defaults reach 0.975 is what a new user sees first.
+    let report = train_json(dir.path(), &[]);
     let accuracy = report["test_accuracy"].as_f64().unwrap();
-    assert!(accuracy >= bound, "test accuracy {accuracy} < {bound}");
+    assert!(accuracy >= 0.975, "test accuracy {accuracy} < 0.975");
     assert_eq!(report["dataset"], "digits");
     assert_eq!(report["architecture"], "64-128-10");
     assert_eq!(report["activation"], "relu");
