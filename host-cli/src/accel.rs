@@ -86,32 +86,10 @@ epoch_fn!(
     train_epoch_avx2
 );
 
-/// One pass over the data in a freshly shuffled order, on the widest vector
-/// unit available; same arguments, same result bits as [`mlp_core::train_epoch`].
-#[allow(clippy::too_many_arguments)]
-pub fn train_epoch<N, L, T, R, Ix, const O: usize>(
-    net: &mut N,
-    state: &mut TrainState<N>,
-    loss: L,
-    data: Dataset<'_, N::Input, L::Target>,
-    order: &mut [Ix],
-    sgd: &Sgd<T>,
-    batch_size: usize,
-    epoch: u32,
-    rng: &mut R,
-) -> Result<EpochMetrics, Error>
-where
-    T: Float,
-    N: Network<Scalar = T, Output = [T; O]>,
-    L: Loss<T, O>,
-    R: Rng + ?Sized,
-    Ix: SampleIndex,
-{
-    train_epoch_on(vector_unit(), net, state, loss, data, order, sgd, batch_size, epoch, rng)
-}
-
-/// [`train_epoch`] on a chosen vector unit (for benchmarks and equivalence
-/// tests); a unit this CPU lacks falls back to the baseline.
+/// One pass over the data in a freshly shuffled order on the given vector unit
+/// (normally [`vector_unit()`]); same arguments after `unit`, and the same
+/// result bits, as [`mlp_core::train_epoch`]. A unit this CPU lacks falls back
+/// to the baseline.
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch_on<N, L, T, R, Ix, const O: usize>(
     unit: VectorUnit,

@@ -99,7 +99,7 @@ impl<F: FnMut(&EpochRecord)> NetworkVisitor for Trainer<'_, F> {
 ///
 /// The network and its training state live on the heap (zeroed in place), so
 /// big networks never pass through the stack. Every epoch goes through
-/// [`crate::accel::train_epoch`]; only those calls are timed.
+/// [`crate::accel::train_epoch_on`]; only those calls are timed.
 pub fn train_network<N, const I: usize, const O: usize>(
     split: &Split,
     options: &RunOptions,
@@ -123,7 +123,8 @@ where
     let mut train_time = Duration::ZERO;
     for epoch in 0..options.train.epochs {
         let start = Instant::now();
-        let metrics = crate::accel::train_epoch(
+        let metrics = crate::accel::train_epoch_on(
+            crate::accel::vector_unit(),
             &mut *net,
             &mut state,
             SoftmaxCrossEntropy,
