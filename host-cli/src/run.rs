@@ -119,7 +119,7 @@ where
     let mut scratch = zeroed_box::<N::Activations>();
     let mut order = vec![0u32; train.len()];
 
-    let mut history = Vec::with_capacity(options.train.epochs as usize);
+    let mut history = Vec::new();
     let mut train_time = Duration::ZERO;
     for epoch in 0..options.train.epochs {
         let start = Instant::now();

@@ -303,6 +303,7 @@ fn bad_flags_are_rejected_by_name() {
     let dir = workdir();
     let cases: &[(&[&str], &str)] = &[
         (&["--epochs", "0"], "invalid --epochs 0: must be at least 1"),
+        (&["--epochs", "4000000000"], "invalid --epochs 4000000000: must be at most 1000000"),
         (&["--batch-size", "0"], "invalid --batch-size 0"),
         (&["--lr", "nan"], "invalid --lr NaN: must be positive and finite"),
         (&["--lr", "-1"], "invalid --lr -1: must be positive and finite"),

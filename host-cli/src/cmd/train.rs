@@ -174,6 +174,9 @@ impl Cmd {
         if let Err(e) = train.check::<f32>() {
             return Err(hyperparameter_error(e, &train));
         }
+        if train.epochs > MAX_EPOCHS {
+            bail!("invalid --epochs {}: must be at most {MAX_EPOCHS}", train.epochs);
+        }
         let test_fraction = self.test_fraction.unwrap_or(d.test_fraction);
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
             bail!("invalid --test-fraction {test_fraction}: must be greater than 0 and less than 1");
@@ -209,6 +212,10 @@ impl Cmd {
         bar
     }
 }
+
+/// More epochs than anyone would wait for (digits: about 20 minutes at this
+/// count) is taken for a typing mistake rather than started.
+const MAX_EPOCHS: u32 = 1_000_000;
 
 /// Names the flag behind a hyperparameter the core rejected.
 fn hyperparameter_error(e: Error, config: &TrainConfig) -> anyhow::Error {
