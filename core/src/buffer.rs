@@ -3,12 +3,26 @@
 use crate::float::Float;
 use nalgebra::{ArrayStorage, SMatrix};
 
+pub(crate) mod sealed {
+    /// Only mlp-core implements [`Zeroed`](super::Zeroed).
+    pub trait Sealed {}
+}
+
 /// A buffer of floats with a compile-time size that can be created or reset to zero.
 ///
-/// Every implementor consists only of IEEE floats and zero-sized markers, so the
-/// all-zero bit pattern is a valid value: host code may allocate big buffers
-/// zeroed on the heap instead of building them on the stack.
-pub trait Zeroed {
+/// Sealed: only mlp-core's own buffers implement it, and each consists only of
+/// IEEE floats and zero-sized markers. The all-zero bit pattern is therefore a
+/// valid value of every implementor, a guarantee host code may rely on to
+/// allocate big buffers zeroed on the heap instead of building them on the stack.
+///
+/// ```compile_fail
+/// struct NotFloats(&'static u32);
+/// impl mlp_core::Zeroed for NotFloats {
+///     fn zeroed() -> Self { NotFloats(&0) }
+///     fn set_zero(&mut self) {}
+/// }
+/// ```
+pub trait Zeroed: sealed::Sealed {
     /// A new all-zero buffer. Returns by value: keep it for small networks, or
     /// allocate zeroed memory and use [`Zeroed::set_zero`] for big ones.
     fn zeroed() -> Self;
@@ -16,6 +30,7 @@ pub trait Zeroed {
     fn set_zero(&mut self);
 }
 
+impl<T: Float, const R: usize, const C: usize> sealed::Sealed for SMatrix<T, R, C> {}
 impl<T: Float, const R: usize, const C: usize> Zeroed for SMatrix<T, R, C> {
     #[inline]
     fn zeroed() -> Self {
@@ -29,6 +44,7 @@ impl<T: Float, const R: usize, const C: usize> Zeroed for SMatrix<T, R, C> {
     }
 }
 
+impl sealed::Sealed for () {}
 impl Zeroed for () {
     fn zeroed() -> Self {}
     fn set_zero(&mut self) {}

@@ -31,6 +31,11 @@ pub enum Error {
     },
     /// A data set with no samples.
     EmptyDataset,
+    /// An input value that is NaN or infinite.
+    NonFiniteInput {
+        /// Index of the sample.
+        sample: usize,
+    },
     /// A target the loss cannot use (class out of range, value outside `[0, 1]`, NaN).
     InvalidTarget {
         /// Index of the sample.
@@ -57,7 +62,7 @@ pub enum Error {
         /// What it must be.
         requirement: &'static str,
     },
-    /// The loss became NaN or infinite.
+    /// The loss or a parameter became NaN or infinite.
     Diverged {
         /// The 1-based epoch in which it happened.
         epoch: u32,
@@ -77,6 +82,7 @@ impl fmt::Display for Error {
                 write!(f, "{inputs} input samples but {targets} targets")
             }
             Error::EmptyDataset => f.write_str("the data set has no samples"),
+            Error::NonFiniteInput { sample } => write!(f, "sample {sample} has a NaN or infinite input"),
             Error::InvalidTarget { sample } => {
                 write!(f, "target of sample {sample} is not valid for this loss")
             }
@@ -90,7 +96,10 @@ impl fmt::Display for Error {
                 write!(f, "{name} must be {requirement}")
             }
             Error::Diverged { epoch } => {
-                write!(f, "training diverged in epoch {epoch} (loss is NaN or infinite); try a smaller learning rate")
+                write!(
+                    f,
+                    "training diverged in epoch {epoch} (the loss or a weight is NaN or infinite); try a smaller learning rate"
+                )
             }
         }
     }

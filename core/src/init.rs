@@ -7,6 +7,8 @@
 
 use rand_core::Rng;
 
+use crate::float::Float;
+
 /// How to draw a layer's initial weights.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -28,8 +30,18 @@ pub enum Init {
 impl Init {
     /// Whether the initialiser's parameters are usable (a positive, finite range).
     pub fn is_valid(&self) -> bool {
+        self.is_valid_for::<f64>()
+    }
+
+    /// Whether the initialiser's parameters are usable for weights of type `T`:
+    /// a uniform range that stays positive and finite once rounded to `T`
+    /// (so the weights are neither all zero nor infinite).
+    pub fn is_valid_for<T: Float>(&self) -> bool {
         match *self {
-            Init::Uniform(a) => a.is_finite() && a > 0.0,
+            Init::Uniform(a) => {
+                let a = T::from_f64(a);
+                a.is_finite() && a > T::ZERO
+            }
             _ => true,
         }
     }
@@ -71,8 +83,14 @@ pub fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 ///
 /// The bias is below `bound / 2^32`, far under anything a shuffle of a data
 /// set that fits a device could reveal, and it costs no division on the target.
+/// Bounds beyond 2^32 (host data sets only) draw 64 bits instead.
 pub fn index_below<R: Rng + ?Sized>(rng: &mut R, bound: usize) -> usize {
-    ((u64::from(rng.next_u32()) * bound as u64) >> 32) as usize
+    let bound = bound as u64;
+    if bound <= 1 << 32 {
+        ((u64::from(rng.next_u32()) * bound) >> 32) as usize
+    } else {
+        ((u128::from(rng.next_u64()) * u128::from(bound)) >> 64) as usize
+    }
 }
 
 /// Fisher–Yates shuffle of `order` in place.

@@ -63,6 +63,7 @@ pub struct DenseGradients<T, const I: usize, const O: usize> {
     pub biases: SVector<T, O>,
 }
 
+impl<T: Float, const I: usize, const O: usize> crate::buffer::sealed::Sealed for DenseGradients<T, I, O> {}
 impl<T: Float, const I: usize, const O: usize> Zeroed for DenseGradients<T, I, O> {
     fn zeroed() -> Self {
         DenseGradients { weights: Zeroed::zeroed(), biases: Zeroed::zeroed() }
@@ -87,6 +88,11 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
     /// An all-zero layer (untrained; call [`Network::initialize`](crate::Network::initialize)).
     pub fn zeroed() -> Self {
         Dense { weights: Zeroed::zeroed(), biases: Zeroed::zeroed(), activation: PhantomData }
+    }
+
+    /// Whether every weight and bias is finite.
+    pub fn parameters_finite(&self) -> bool {
+        self.weights.iter().chain(self.biases.iter()).all(|v| v.is_finite())
     }
 
     /// Draws fresh weights in place and zeroes the biases.
@@ -206,6 +212,10 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Frozen<'_, T, I, O
     }
 
     pub(crate) fn draw_weights<R: Rng + ?Sized>(&mut self, _init: Init, _rng: &mut R) {}
+
+    pub(crate) fn parameters_finite(&self) -> bool {
+        self.0.parameters_finite()
+    }
 
     #[inline(always)]
     pub(crate) fn apply_step(&mut self, _step: &Step<T>, _grads: &mut (), _velocity: &mut ()) {}

@@ -48,6 +48,7 @@ impl<Head, Tail> Chain<Head, Tail> {
     }
 }
 
+impl<Head: Zeroed, Tail: Zeroed> crate::buffer::sealed::Sealed for Chain<Head, Tail> {}
 impl<Head: Zeroed, Tail: Zeroed> Zeroed for Chain<Head, Tail> {
     fn zeroed() -> Self {
         Chain { head: Head::zeroed(), tail: Tail::zeroed() }
@@ -133,7 +134,7 @@ pub trait Network: Sized {
     /// the initialiser's parameters are invalid (a uniform range that is not
     /// positive and finite).
     fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) -> Result<(), Error> {
-        if !init.is_valid() {
+        if !init.is_valid_for::<Self::Scalar>() {
             return Err(Error::InvalidHyperparameter { name: "initialiser range", requirement: "positive and finite" });
         }
         self.draw_weights(init, rng);
@@ -151,6 +152,12 @@ pub trait Network: Sized {
         gradients: &mut Self::Gradients,
         velocity: &mut Self::Gradients,
     );
+
+    /// Whether every parameter, trainable or frozen, is finite.
+    fn parameters_finite(&self) -> bool;
+
+    /// The values of one sample.
+    fn input_values(x: &Self::Input) -> &[Self::Scalar];
 
     /// Views a slice as one sample, checking its length.
     fn input_from_slice(x: &[Self::Scalar]) -> Result<&Self::Input, Error>;
@@ -172,6 +179,7 @@ pub struct TrainState<N: Network> {
     pub velocity: N::Gradients,
 }
 
+impl<N: Network> crate::buffer::sealed::Sealed for TrainState<N> {}
 impl<N: Network> Zeroed for TrainState<N> {
     fn zeroed() -> Self {
         TrainState {
@@ -259,6 +267,14 @@ macro_rules! single_layer_network {
                 <$layer>::apply_step(self, step, gradients, velocity);
             }
 
+            fn parameters_finite(&self) -> bool {
+                <$layer>::parameters_finite(self)
+            }
+
+            fn input_values(x: &[T; I]) -> &[T] {
+                x
+            }
+
             fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {
                 as_input(x)
             }
@@ -331,6 +347,14 @@ macro_rules! chained_network {
                 self.tail.apply_step(step, &mut gradients.tail, &mut velocity.tail);
             }
 
+            fn parameters_finite(&self) -> bool {
+                self.head.parameters_finite() && self.tail.parameters_finite()
+            }
+
+            fn input_values(x: &[T; I]) -> &[T] {
+                x
+            }
+
             fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {
                 as_input(x)
             }
@@ -345,6 +369,7 @@ macro_rules! chained_network {
 chained_network!(Dense<T, I, M, A>, DenseGradients<T, I, M>, I * M + M, []);
 chained_network!(Frozen<'a, T, I, M, A>, (), 0, ['a]);
 
+impl<T: Float, const I: usize, const O: usize, A: Activation> crate::buffer::sealed::Sealed for Dense<T, I, O, A> {}
 impl<T: Float, const I: usize, const O: usize, A: Activation> Zeroed for Dense<T, I, O, A> {
     fn zeroed() -> Self {
         Dense::zeroed()

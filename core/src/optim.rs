@@ -62,6 +62,15 @@ impl SgdConfig {
         if !(self.decay.is_finite() && self.decay >= 0.0) {
             return bad("decay", "non-negative and finite");
         }
+        // What the update will actually use: an `f64` setting can round to 0
+        // (a learning rate of 1e-50) or to 1 (a momentum of 0.99999999999) in `f32`.
+        let (lr, momentum) = (T::from_f64(self.lr), T::from_f64(self.momentum));
+        if !(lr.is_finite() && lr > T::ZERO) {
+            return bad("learning rate", "positive and finite in the network's float type");
+        }
+        if momentum >= T::ONE {
+            return bad("momentum", "below 1 in the network's float type");
+        }
         Ok(Sgd { config: *self, _scalar: core::marker::PhantomData })
     }
 }

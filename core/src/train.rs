@@ -63,6 +63,14 @@ impl<'a, X, Y> Dataset<'a, X, Y> {
         self.targets
     }
 
+    /// Checks that every input value is finite.
+    pub fn check_inputs<N: Network<Input = X>>(&self) -> Result<(), Error> {
+        match self.inputs.iter().position(|x| !N::input_values(x).iter().all(|v| v.is_finite())) {
+            Some(sample) => Err(Error::NonFiniteInput { sample }),
+            None => Ok(()),
+        }
+    }
+
     /// Checks every target against the loss (a class in range, values it accepts).
     pub fn check_targets<L, T, const O: usize>(&self) -> Result<(), Error>
     where
@@ -168,8 +176,10 @@ pub fn apply_gradients<N: Network>(
 /// One pass over the data in a freshly shuffled order; `epoch` is 0-based and sets the learning rate.
 ///
 /// `order` must hold one slot per sample; its contents are overwritten.
-/// Targets are checked first (one comparison per sample, negligible beside
-/// the training itself), so a label out of range is an error, not a silent clamp.
+/// Inputs and targets are checked first (one comparison per value, about 1 %
+/// of an epoch), so a NaN input or a label out of range is an error, not
+/// silently learned. An epoch whose loss or resulting weights are not finite
+/// is [`Error::Diverged`].
 ///
 /// Always inlined, with everything it calls, so a host caller compiled for a
 /// wider vector unit (`#[target_feature]`) gets the whole epoch in that code.
@@ -196,6 +206,7 @@ where
     if batch_size == 0 {
         return Err(Error::InvalidHyperparameter { name: "batch size", requirement: "at least 1" });
     }
+    data.check_inputs::<N>()?;
     data.check_targets::<L, T, O>()?;
     fill_order(order, data.len())?;
     shuffle(rng, order);
@@ -213,7 +224,8 @@ where
     }
     let samples = data.len();
     let train = Metrics { loss: loss_sum / samples as f64, accuracy: correct as f64 / samples as f64, samples };
-    if !train.loss.is_finite() {
+    // ReLU maps NaN to 0, so NaN weights can hide behind a finite loss.
+    if !train.loss.is_finite() || !net.parameters_finite() {
         return Err(Error::Diverged { epoch: epoch.saturating_add(1) });
     }
     Ok(EpochMetrics { epoch: epoch.saturating_add(1), learning_rate: sgd.learning_rate(epoch), train })
@@ -306,6 +318,7 @@ where
     N: Network<Scalar = T, Output = [T; O]>,
     L: Loss<T, O>,
 {
+    data.check_inputs::<N>()?;
     data.check_targets::<L, T, O>()?;
     let mut loss_sum = 0.0f64;
     let mut correct = 0usize;
@@ -330,6 +343,7 @@ where
     N: Network<Scalar = T, Output = [T; O]>,
     L: Loss<T, O>,
 {
+    data.check_inputs::<N>()?;
     data.check_targets::<L, T, O>()?;
     let mut matrix = ConfusionMatrix::new();
     for (x, target) in data.inputs.iter().zip(data.targets) {
@@ -339,13 +353,18 @@ where
     Ok(matrix)
 }
 
-/// Raw outputs for one sample given as a slice (its length is checked).
+/// Raw outputs for one sample given as a slice (its length is checked, and
+/// a NaN or infinite value is [`Error::NonFiniteInput`] with `sample: 0`).
 pub fn predict<'a, N: Network>(
     net: &N,
     x: &[N::Scalar],
     activations: &'a mut N::Activations,
 ) -> Result<&'a N::Output, Error> {
-    Ok(net.forward(N::input_from_slice(x)?, activations))
+    let x = N::input_from_slice(x)?;
+    if !N::input_values(x).iter().all(|v| v.is_finite()) {
+        return Err(Error::NonFiniteInput { sample: 0 });
+    }
+    Ok(net.forward(x, activations))
 }
 
 /// The predicted class of one sample.
@@ -356,6 +375,7 @@ pub fn predict<'a, N: Network>(
 /// let mut scratch = Default::default();
 /// assert_eq!(predict_class(&net, SoftmaxCrossEntropy, &[0.2, 0.9], &mut scratch), Ok(1));
 /// assert!(predict_class(&net, SoftmaxCrossEntropy, &[0.2], &mut scratch).is_err());
+/// assert!(predict_class(&net, SoftmaxCrossEntropy, &[0.2, f32::NAN], &mut scratch).is_err());
 /// ```
 pub fn predict_class<N, L, T, const O: usize>(
     net: &N,

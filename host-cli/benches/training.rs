@@ -68,8 +68,10 @@ fn operations(c: &mut Criterion) {
 /// One epoch over the digits training split, as `host-cli train digits` runs it.
 fn digits_epoch(c: &mut Criterion) {
     let samples = host_cli::data::DIGITS.load(None).expect("fixtures/digits.csv.gz");
-    let inputs = Digits::inputs_from_flat(&samples.features).unwrap().to_vec();
-    let data = Dataset::new(&inputs, &samples.labels).unwrap();
+    let split = host_cli::split::stratified_split(&samples, 0.2, 0).unwrap();
+    let inputs = Digits::inputs_from_flat(&split.train.features).unwrap().to_vec();
+    let data = Dataset::new(&inputs, &split.train.labels).unwrap();
+    assert_eq!(data.len(), 1438);
     let sgd = SGD.check::<f32>().unwrap();
     let mut group = c.benchmark_group("digits-epoch");
     for unit in [VectorUnit::Baseline, VectorUnit::Avx2] {

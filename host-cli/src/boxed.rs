@@ -14,9 +14,9 @@ pub fn zeroed_box<T: Zeroed>() -> Box<T> {
     if layout.size() == 0 {
         return zero_sized();
     }
-    // SAFETY: `layout` has a non-zero size, as `alloc_zeroed` requires. The
-    // `Zeroed` contract of mlp-core says every implementor is made only of IEEE
-    // floats and zero-sized markers, so all-zero bytes are a valid `T`. The
+    // SAFETY: `layout` has a non-zero size, as `alloc_zeroed` requires.
+    // `Zeroed` is sealed: only mlp-core implements it, for buffers made only of
+    // IEEE floats and zero-sized markers, so all-zero bytes are a valid `T`. The
     // pointer comes from the global allocator with `T`'s layout, which is what
     // `Box::from_raw` needs to own and later free it.
     unsafe {

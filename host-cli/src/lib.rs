@@ -1,4 +1,4 @@
-//! The host side of mlp-core: data loading, training runs, reports and export.
+//! The host side of mlp-core: data loading, splits, training runs and reports.
 //!
 //! The `host-cli` binary is a thin layer of flags over these modules, so
 //! integration tests and benchmarks can run the same code.

@@ -166,17 +166,37 @@ fn human_report_has_a_confusion_matrix() {
 }
 
 #[test]
-fn quiet_run_draws_nothing_on_stderr() {
+fn progress_bar_only_on_a_terminal_and_not_with_quiet() {
     let dir = workdir();
+    let args = ["train", "digits", "--hidden", "16", "--epochs", "2"];
+    // Piped stdout: no bar, with or without --quiet.
     for quiet in [true, false] {
-        let mut args = vec!["train", "digits", "--hidden", "16", "--epochs", "2"];
+        let mut all = args.to_vec();
         if quiet {
-            args.push("--quiet");
+            all.push("--quiet");
         }
-        let out = host_cli(dir.path(), &args);
+        let out = host_cli(dir.path(), &all);
         assert!(out.status.success());
-        assert_eq!(stderr(&out), "", "stdout is not a terminal here, so no bar either way");
+        assert_eq!(stderr(&out), "", "stdout is not a terminal: no bar");
     }
+    // On a terminal (a pseudo-terminal from util-linux `script`, which merges
+    // stdout and stderr): a bar, unless --quiet.
+    let on_terminal = |quiet: bool| {
+        let command =
+            format!("'{}' {}{}", env!("CARGO_BIN_EXE_host-cli"), args.join(" "), if quiet { " --quiet" } else { "" });
+        let out = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(dir.path())
+            .output()
+            .expect("util-linux `script` runs the command on a pseudo-terminal");
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let shown = on_terminal(false);
+    assert!(shown.contains("epoch 2/2") && shown.contains("loss "), "no progress bar on a terminal:\n{shown}");
+    let quiet = on_terminal(true);
+    assert!(!quiet.contains("epoch "), "--quiet still drew a bar:\n{quiet}");
+    assert!(quiet.contains("test accuracy"), "the report is still printed:\n{quiet}");
 }
 
 #[test]

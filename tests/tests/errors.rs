@@ -7,11 +7,11 @@ mod common;
 use std::ops::ControlFlow;
 
 use common::rng;
-use mlp_core::activation::Tanh;
+use mlp_core::activation::{Relu, Tanh};
 use mlp_core::loss::{Quadratic, SigmoidCrossEntropy, SoftmaxCrossEntropy};
 use mlp_core::{
-    Dataset, Dense, Error, Init, Network, SgdConfig, TrainConfig, TrainState, confusion_matrix, evaluate, layers,
-    predict, predict_class, predict_probabilities, train, train_epoch,
+    Dataset, Dense, Error, Init, Network, SgdConfig, TrainConfig, TrainState, Zeroed, confusion_matrix, evaluate,
+    layers, predict, predict_class, predict_probabilities, train, train_epoch,
 };
 
 type Net = layers![Dense<f32, 3, 4, Tanh>, Dense<f32, 4, 2>];
@@ -205,7 +205,8 @@ fn index_type_too_small_for_the_data_set_is_an_error_not_a_panic() {
 
 #[test]
 fn invalid_uniform_range_is_rejected_and_leaves_the_network_alone() {
-    for bad in [f64::NAN, f64::INFINITY, 0.0, -1.0] {
+    // 1e300 overflows and 1e-50 vanishes in the network's f32.
+    for bad in [f64::NAN, f64::INFINITY, 0.0, -1.0, 1e300, 1e-50] {
         let mut network = net();
         let before = network.clone();
         let error = network.initialize(Init::Uniform(bad), &mut rng(4)).unwrap_err();
@@ -263,8 +264,86 @@ fn momentum_outside_zero_to_one_is_rejected() {
         );
         assert_message(&error, &["momentum", "[0, 1)"]);
     }
-    // The largest double below 1 is fine.
-    assert!(SgdConfig { momentum: 1.0 - f64::EPSILON / 2.0, ..SgdConfig::default() }.check::<f32>().is_ok());
+    // The largest double below 1 is fine in f64, but rounds to 1 in f32.
+    let just_below_one = SgdConfig { momentum: 1.0 - f64::EPSILON / 2.0, ..SgdConfig::default() };
+    assert!(just_below_one.check::<f64>().is_ok());
+    let error = just_below_one.check::<f32>().unwrap_err();
+    assert_eq!(
+        error,
+        Error::InvalidHyperparameter { name: "momentum", requirement: "below 1 in the network's float type" }
+    );
+    assert!(SgdConfig { momentum: 0.999_999, ..SgdConfig::default() }.check::<f32>().is_ok());
+}
+
+#[test]
+fn learning_rate_that_vanishes_in_f32_is_rejected() {
+    let tiny = SgdConfig { lr: 1e-50, ..SgdConfig::default() };
+    assert!(tiny.check::<f64>().is_ok());
+    let error = tiny.check::<f32>().unwrap_err();
+    assert_eq!(
+        error,
+        Error::InvalidHyperparameter {
+            name: "learning rate",
+            requirement: "positive and finite in the network's float type"
+        }
+    );
+    assert_message(&error, &["learning rate", "float type"]);
+}
+
+#[test]
+fn non_finite_inputs_are_rejected_by_training_evaluation_and_prediction() {
+    let mut inputs = INPUTS;
+    inputs[2][1] = f32::NAN;
+    let data = Dataset::new(&inputs, &LABELS).unwrap();
+    let mut network = net();
+    let before = network.clone();
+    let mut order = [0u16; 4];
+    let config = TrainConfig { epochs: 1, batch_size: 2, sgd: SgdConfig::default() };
+    let result = train(
+        &mut network,
+        &mut TrainState::new(),
+        SoftmaxCrossEntropy,
+        data,
+        &mut order,
+        &config,
+        &mut rng(6),
+        |_, _| ControlFlow::Continue(()),
+    );
+    let error = result.unwrap_err();
+    assert_eq!(error, Error::NonFiniteInput { sample: 2 });
+    assert_message(&error, &["sample 2", "NaN or infinite"]);
+    assert_eq!(network, before, "nothing was learned from the bad data");
+    let mut scratch = Zeroed::zeroed();
+    assert_eq!(evaluate(&network, &mut scratch, SoftmaxCrossEntropy, data), Err(Error::NonFiniteInput { sample: 2 }));
+    assert_eq!(
+        predict(&network, &[0.0, f32::INFINITY, 1.0], &mut scratch).map(|_| ()),
+        Err(Error::NonFiniteInput { sample: 0 })
+    );
+}
+
+#[test]
+fn nan_weights_are_divergence_even_when_the_loss_stays_finite() {
+    // ReLU turns a NaN pre-activation into 0, so the loss of a network whose
+    // first layer is NaN can stay finite; the epoch must still fail.
+    type ReluNet = layers![Dense<f32, 3, 4, Relu>, Dense<f32, 4, 2>];
+    let mut network = ReluNet::default();
+    network.initialize(Init::GlorotUniform, &mut rng(7)).unwrap();
+    network.head.weights[(0, 0)] = f32::NAN;
+    let data = Dataset::new(&INPUTS, &LABELS).unwrap();
+    let sgd = SgdConfig::default().check::<f32>().unwrap();
+    let mut order = [0u16; 4];
+    let error = train_epoch(
+        &mut network,
+        &mut TrainState::new(),
+        SoftmaxCrossEntropy,
+        data,
+        &mut order,
+        &sgd,
+        4,
+        0,
+        &mut rng(8),
+    );
+    assert_eq!(error, Err(Error::Diverged { epoch: 1 }));
 }
 
 #[test]

@@ -254,11 +254,15 @@ fn test_fraction_error(fraction: f64, e: &SplitError) -> anyhow::Error {
 
 fn training_error(e: Error, options: &RunOptions) -> anyhow::Error {
     match e {
-        Error::Diverged { epoch } => anyhow!(
-            "training diverged in epoch {epoch}: the loss became NaN or infinite; \
-             try a smaller learning rate than --lr {}",
-            options.train.sgd.lr
-        ),
+        Error::Diverged { epoch } => {
+            let sgd = &options.train.sgd;
+            let penalties = if sgd.l1 > 0.0 || sgd.l2 > 0.0 { " (or smaller --l1/--l2 penalties)" } else { "" };
+            anyhow!(
+                "training diverged in epoch {epoch}: the loss or a weight became NaN or infinite; \
+                 try a smaller learning rate than --lr {}{penalties}",
+                sgd.lr
+            )
+        }
         e => anyhow!(e).context("training failed"),
     }
 }

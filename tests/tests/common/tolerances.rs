@@ -1,5 +1,5 @@
 //! Every numeric tolerance and threshold the integration tests use, each with
-//! where its value comes from. Nothing here was loosened to make a test pass.
+//! where its value comes from.
 
 // ---------------------------------------------------------------- gradient checks
 
@@ -15,7 +15,7 @@
 pub const FD_STEP: f64 = 1.0 / 1024.0;
 
 /// Largest accepted relative error between backprop and finite differences,
-/// `|a − n| / max(|a| + |n|, FD_FLOOR)` (the requirement of the test brief).
+/// `|a − n| / max(|a| + |n|, FD_FLOOR)` (the project's requirement for gradient checks).
 pub const FD_MAX_RELATIVE_ERROR: f64 = 1e-6;
 
 /// Floor of the relative error's denominator. Below it a gradient is compared
@@ -49,7 +49,7 @@ pub const FD_MIN_NONZERO_FRACTION: f64 = 0.5;
 /// far past the 0.5 where its prediction could flip.
 pub const XOR_MAX_LOSS: f64 = 0.01;
 
-/// Held-out accuracy required on the two-moons problem (the test brief's
+/// Held-out accuracy required on the two-moons problem (the project's
 /// requirement). With noise 0.12 the moons barely overlap, so a smooth
 /// boundary classifies ~99% of fresh points.
 pub const MOONS_MIN_TEST_ACCURACY: f64 = 0.95;
