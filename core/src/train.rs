@@ -85,12 +85,12 @@ impl<'a, X, Y> Dataset<'a, X, Y> {
 }
 
 /// Whether every value is finite, without an early exit so that it
-/// vectorises: `v − v` is 0 for a finite `v` and NaN for ±∞ or NaN.
+/// vectorises: `v · 0` is ±0 for a finite `v` and NaN for ±∞ or NaN.
 #[inline(always)]
 pub(crate) fn all_finite<T: Float>(values: &[T]) -> bool {
     let mut finite = true;
     for &v in values {
-        finite &= v - v == T::ZERO;
+        finite &= v * T::ZERO == T::ZERO;
     }
     finite
 }
