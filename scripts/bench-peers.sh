@@ -17,21 +17,28 @@ cargo build --release -q -p host-cli
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-# host_cli LABEL VECTOR_UNIT [EXTRA FLAGS...]: REPEATS runs, one JSON line each.
+# host_cli LABEL VECTOR_UNIT [EXTRA FLAGS...]: one run, one JSON line.
 host_cli() {
     local label=$1 unit=$2
     shift 2
-    for _ in $(seq "$repeats"); do
-        MLP_VECTOR_UNIT=$unit target/release/host-cli train digits --activation relu "${config[@]}" "$@" --json |
-            tail -n 1 |
-            python3 -c 'import json, sys; r = json.load(sys.stdin); r["peer"] = sys.argv[1]; print(json.dumps(r))' \
-                "$label" >>"$out"
+    MLP_VECTOR_UNIT=$unit target/release/host-cli train digits --activation relu "${config[@]}" "$@" --json |
+        tail -n 1 |
+        python3 -c 'import json, sys; r = json.load(sys.stdin); r["peer"] = sys.argv[1]; print(json.dumps(r))' \
+            "$label" >>"$out"
+}
+# host-cli's rows round-robin, half before and half after the peers, so that a
+# machine that speeds up or slows down during the run affects every row alike.
+# The peers run in one process with their own repeats, as they are meant to.
+host_rounds() {
+    for _ in $(seq "$1"); do
+        host_cli "host-cli, baseline x86-64" baseline
+        host_cli "host-cli, vector unit picked at run time" detected
+        host_cli "host-cli, picked at run time, --init glorot-uniform" detected --init glorot-uniform
     done
 }
-host_cli "host-cli, baseline x86-64" baseline
-host_cli "host-cli, vector unit picked at run time" detected
-host_cli "host-cli, picked at run time, --init glorot-uniform" detected --init glorot-uniform
+host_rounds $((repeats / 2))
 python3 "$peers/peers.py" digits "${config[@]}" --repeats "$repeats" >>"$out"
+host_rounds $((repeats - repeats / 2))
 
 python3 - "$out" "$repeats" <<'PY'
 import json, statistics, sys
@@ -51,5 +58,6 @@ for name, runs in rows.items():
     t = statistics.median(r["train_seconds"] for r in runs)
     acc = statistics.median(r["test_accuracy"] for r in runs)
     ratio = peer_times[fastest] / t
-    print(f"| {name} | {acc:.4f} | {t:.4f} | {f'{ratio:.1f}x faster' if ratio >= 1 else f'{1 / ratio:.1f}x slower'} |")
+    versus = "reference" if name == fastest else f"{ratio:.1f}x faster" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
+    print(f"| {name} | {acc:.4f} | {t:.4f} | {versus} |")
 PY
