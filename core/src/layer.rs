@@ -44,6 +44,34 @@ pub struct Dense<T, const I: usize, const O: usize, A = Identity> {
 /// A dense layer whose parameters are borrowed read-only, for example a
 /// `static` in flash. It runs forward and passes gradients through to earlier
 /// layers, but it has no gradient or optimizer state of its own.
+///
+/// Fine-tuning only the last layer of a network whose first layer stays in flash:
+///
+/// ```
+/// use core::ops::ControlFlow;
+/// use mlp_core::{layers, Chain, Dataset, DefaultRng, Dense, Frozen, Network, SgdConfig, TrainConfig, TrainState};
+/// use mlp_core::{activation::Relu, loss::SoftmaxCrossEntropy, train};
+/// use rand_core::SeedableRng;
+///
+/// // Trained on the host, exported as a `static`: it never occupies RAM.
+/// static FEATURES: Dense<f32, 2, 4, Relu> = Dense::from_columns(
+///     [[1.0, -1.0, 0.0, 0.0], [0.0, 0.0, 1.0, -1.0]],
+///     [0.0, 0.0, 0.0, 0.0],
+/// );
+/// type OnDevice = layers![Frozen<'static, f32, 2, 4, Relu>, Dense<f32, 4, 2>];
+/// // Only the last layer has gradients and momentum:
+/// assert_eq!(OnDevice::GRADIENT_BYTES, (4 * 2 + 2) * 4);
+///
+/// let mut net: OnDevice = Chain::new(Frozen(&FEATURES), Dense::zeroed());
+/// let inputs = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]];
+/// let labels = [0, 0, 1, 1];
+/// let data = Dataset::new(&inputs, &labels).unwrap();
+/// let config = TrainConfig { epochs: 200, batch_size: 4, sgd: SgdConfig { lr: 0.5, ..SgdConfig::default() } };
+/// let mut rng = DefaultRng::seed_from_u64(0);
+/// let summary = train(&mut net, &mut TrainState::new(), SoftmaxCrossEntropy, data, &mut [0u16; 4],
+///     &config, &mut rng, |_, _| ControlFlow::Continue(())).unwrap();
+/// assert_eq!(summary.last.train.accuracy, 1.0);
+/// ```
 #[derive(Debug, PartialEq)]
 pub struct Frozen<'a, T, const I: usize, const O: usize, A = Identity>(pub &'a Dense<T, I, O, A>);
 
