@@ -152,6 +152,11 @@ impl TrainConfig {
 
 /// Forward and backward for one sample: adds its gradient to `state.gradients`
 /// and returns its loss and whether its predicted class was right.
+///
+/// A building block for learning one sample at a time (with
+/// [`apply_gradients`]); it does not check its input, so validate new samples
+/// first (a [`Dataset`]'s `check_inputs` and `check_targets`) or use
+/// [`train_epoch`], which does.
 #[inline(always)]
 pub fn accumulate_sample<N, L, T, const O: usize>(
     net: &N,
