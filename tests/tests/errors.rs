@@ -355,30 +355,21 @@ fn nesterov_without_momentum_is_rejected() {
 
 #[test]
 fn negative_or_non_finite_penalties_and_decay_are_rejected() {
+    let setters: [(&str, fn(f64) -> SgdConfig); 3] = [
+        ("l2", |l2| SgdConfig { l2, ..SgdConfig::default() }),
+        ("l1", |l1| SgdConfig { l1, ..SgdConfig::default() }),
+        ("decay", |decay| SgdConfig { decay, ..SgdConfig::default() }),
+    ];
     for bad in [-1e-9, -1.0, f64::NAN, f64::INFINITY] {
-        let error = sgd_error(SgdConfig { l2: bad, ..SgdConfig::default() });
-        assert_eq!(
-            error,
-            Error::InvalidHyperparameter { name: "l2", requirement: "non-negative and finite" },
-            "l2 {bad}"
-        );
-        assert_message(&error, &["l2", "non-negative"]);
-
-        let error = sgd_error(SgdConfig { l1: bad, ..SgdConfig::default() });
-        assert_eq!(
-            error,
-            Error::InvalidHyperparameter { name: "l1", requirement: "non-negative and finite" },
-            "l1 {bad}"
-        );
-        assert_message(&error, &["l1", "non-negative"]);
-
-        let error = sgd_error(SgdConfig { decay: bad, ..SgdConfig::default() });
-        assert_eq!(
-            error,
-            Error::InvalidHyperparameter { name: "decay", requirement: "non-negative and finite" },
-            "decay {bad}"
-        );
-        assert_message(&error, &["decay", "non-negative"]);
+        for (name, with) in setters {
+            let error = sgd_error(with(bad));
+            assert_eq!(
+                error,
+                Error::InvalidHyperparameter { name, requirement: "non-negative and finite" },
+                "{name} {bad}"
+            );
+            assert_message(&error, &[name, "non-negative"]);
+        }
     }
 }
 
