@@ -355,7 +355,8 @@ fn nesterov_without_momentum_is_rejected() {
 
 #[test]
 fn negative_or_non_finite_penalties_and_decay_are_rejected() {
-    let setters: [(&str, fn(f64) -> SgdConfig); 3] = [
+    type Setter = (&'static str, fn(f64) -> SgdConfig);
+    let setters: [Setter; 3] = [
         ("l2", |l2| SgdConfig { l2, ..SgdConfig::default() }),
         ("l1", |l1| SgdConfig { l1, ..SgdConfig::default() }),
         ("decay", |decay| SgdConfig { decay, ..SgdConfig::default() }),
