@@ -92,7 +92,12 @@ pub struct UnsupportedArchitecture {
 impl fmt::Display for UnsupportedArchitecture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.requested;
-        let hidden = join_hidden(&r.hidden);
+        // A list far longer than any network is a mistake; echoing all of it helps nobody.
+        const SHOWN: usize = 8;
+        let mut hidden = join_hidden(&r.hidden[..r.hidden.len().min(SHOWN)]);
+        if r.hidden.len() > SHOWN {
+            hidden += &format!(",… ({} layers)", r.hidden.len());
+        }
         if self.supported.is_empty() {
             return write!(f, "no architectures are built in for {} inputs and {} outputs", r.inputs, r.outputs);
         }

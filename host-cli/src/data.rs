@@ -6,7 +6,8 @@
 //! error names the file, and for content errors the 1-based line and field.
 
 use std::fmt;
-use std::io::{self, Read};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use flate2::read::MultiGzDecoder;
@@ -216,6 +217,31 @@ pub enum DataError {
         /// What is wrong with it.
         problem: LineProblem,
     },
+    /// Every line is valid, but the classes cannot be split or learned.
+    Classes {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with them.
+        problem: ClassProblem,
+    },
+}
+
+/// Why a file's classes cannot be split into training and test samples.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ClassProblem {
+    /// Every sample has the same label: there is nothing to tell apart.
+    OneClass {
+        /// The label.
+        class: usize,
+        /// Its number of samples.
+        samples: usize,
+    },
+    /// A class with one sample cannot be in both the training and the test set.
+    SingleSample {
+        /// The class.
+        class: usize,
+    },
 }
 
 /// What is wrong with one line of a data file.
@@ -224,6 +250,11 @@ pub enum DataError {
 pub enum LineProblem {
     /// Not valid UTF-8 text.
     NotUtf8,
+    /// Longer than any line of the format could be.
+    TooLong {
+        /// Bytes allowed.
+        limit: usize,
+    },
     /// Too few or too many comma-separated fields.
     FieldCount {
         /// Features plus the label.
@@ -292,10 +323,24 @@ impl fmt::Display for DataError {
                 write!(f, "{} is not a valid gzip stream: {source}", path.display())
             }
             DataError::Empty { path } => write!(f, "{} contains no samples", path.display()),
+            DataError::Classes { path, problem: ClassProblem::OneClass { class, samples } } => write!(
+                f,
+                "{}: all {samples} samples have label {class}; training needs at least two classes",
+                path.display()
+            ),
+            DataError::Classes { path, problem: ClassProblem::SingleSample { class } } => write!(
+                f,
+                "{}: class {class} has a single sample; every class present needs at least two \
+                 (one to train on, one to test)",
+                path.display()
+            ),
             DataError::Line { path, line, problem } => {
                 let path = path.display();
                 match problem {
                     LineProblem::NotUtf8 => write!(f, "{path}: line {line}: not valid UTF-8 text"),
+                    LineProblem::TooLong { limit } => {
+                        write!(f, "{path}: line {line}: longer than {limit} bytes, too long for this data set's format")
+                    }
                     LineProblem::FieldCount { expected, found } => write!(
                         f,
                         "{path}: line {line}: expected {expected} comma-separated fields ({} features and a label), found {found}",
@@ -325,101 +370,179 @@ impl fmt::Display for DataError {
 // chain would print each cause twice.
 impl std::error::Error for DataError {}
 
-/// Reads a whole file, decompressing it if it is gzip (by its magic bytes).
+/// Reads a CSV file of labelled samples (gzip or plain, told apart by the
+/// gzip magic bytes; a name ending in `.gz` must hold gzip data) in the given
+/// format, then checks that its classes can be split and learned.
 ///
-/// A name ending in `.gz` must hold gzip data.
-pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
-    let is_gzip = raw.starts_with(&[0x1f, 0x8b]);
-    let named_gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-    if !is_gzip {
-        return if named_gz { Err(DataError::NotGzip { path: path.to_owned() }) } else { Ok(raw) };
-    }
-    let mut text = Vec::with_capacity(raw.len() * 4);
-    MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut text)
-        .map_err(|source| DataError::BadGzip { path: path.to_owned(), source })?;
-    Ok(text)
-}
-
-/// Reads a CSV file of labelled samples (gzip or plain) in the given format.
+/// The file is parsed as it is decompressed, one bounded line at a time, so
+/// memory follows the samples read, never the (possibly huge) decompressed text.
 pub fn load_csv(path: &Path, format: &CsvFormat) -> Result<Samples, DataError> {
-    let bytes = read_maybe_gzip(path)?;
-    parse_csv(&bytes, format).map_err(|e| e.at(path))
+    let io_error = |source| DataError::Io { path: path.to_owned(), source };
+    let mut file = BufReader::new(File::open(path).map_err(io_error)?);
+    let head = file.fill_buf().map_err(io_error)?;
+    let is_gzip = head.starts_with(&GZIP_MAGIC);
+    let is_empty = head.is_empty();
+    let named_gz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if is_empty {
+        return Err(DataError::Empty { path: path.to_owned() });
+    }
+    let samples = if is_gzip {
+        read_csv(BufReader::new(MultiGzDecoder::new(file)), format)
+            .map_err(|e| e.at(path, |source| DataError::BadGzip { path: path.to_owned(), source }))?
+    } else if named_gz {
+        return Err(DataError::NotGzip { path: path.to_owned() });
+    } else {
+        read_csv(file, format).map_err(|e| e.at(path, io_error))?
+    };
+    check_classes(&samples).map_err(|problem| DataError::Classes { path: path.to_owned(), problem })?;
+    Ok(samples)
 }
 
-/// A parse error before the file name is attached.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Why a stream could not be parsed, before the file name is attached.
 #[derive(Debug)]
-pub struct ParseError {
-    /// 1-based line; 0 when the whole text is at fault (no samples).
-    pub line: usize,
-    /// What is wrong; `None` for "no samples".
-    pub problem: Option<LineProblem>,
+pub enum ParseError {
+    /// Reading (or decompressing) failed.
+    Read(io::Error),
+    /// A line does not follow the format.
+    Line {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        problem: LineProblem,
+    },
+    /// No data lines.
+    Empty,
 }
 
 impl ParseError {
-    fn at(self, path: &Path) -> DataError {
+    fn at(self, path: &Path, read_error: impl FnOnce(io::Error) -> DataError) -> DataError {
         let path = path.to_owned();
-        match self.problem {
-            Some(problem) => DataError::Line { path, line: self.line, problem },
-            None => DataError::Empty { path },
+        match self {
+            ParseError::Read(source) => read_error(source),
+            ParseError::Line { line, problem } => DataError::Line { path, line, problem },
+            ParseError::Empty => DataError::Empty { path },
         }
     }
 }
 
-/// Parses CSV text in the given format. Lines may end in `\r\n`; blank lines are skipped.
+/// Longest line accepted: ample for `features + 1` numbers, yet a corrupt file
+/// cannot make one line fill memory.
+fn max_line_bytes(format: &CsvFormat) -> usize {
+    (format.features + 1) * 64 + 1024
+}
+
+/// Parses CSV text in the given format. Lines may end in `\r\n`; blank lines
+/// are skipped; a UTF-8 byte-order mark before the first line is ignored.
 pub fn parse_csv(text: &[u8], format: &CsvFormat) -> Result<Samples, ParseError> {
+    read_csv(text, format)
+}
+
+fn read_csv(mut reader: impl BufRead, format: &CsvFormat) -> Result<Samples, ParseError> {
     let mut samples = Samples {
         features: Vec::new(),
         labels: Vec::new(),
         feature_count: format.features,
         class_count: format.classes,
     };
-    let expected = format.features + 1;
-    for (index, line) in text.split(|&b| b == b'\n').enumerate().skip(format.header_lines) {
-        let line_no = index + 1;
-        let fail = |problem| ParseError { line: line_no, problem: Some(problem) };
-        let line = std::str::from_utf8(line).map_err(|_| fail(LineProblem::NotUtf8))?;
+    let limit = max_line_bytes(format);
+    let mut bytes = Vec::new();
+    for line_no in 1.. {
+        bytes.clear();
+        // One byte over the limit tells a line that is too long from one that fits exactly.
+        let read = (&mut reader).take(limit as u64 + 1).read_until(b'\n', &mut bytes).map_err(ParseError::Read)?;
+        if read == 0 {
+            break;
+        }
+        let fail = |problem| ParseError::Line { line: line_no, problem };
+        if bytes.len() > limit && bytes.last() != Some(&b'\n') {
+            return Err(fail(LineProblem::TooLong { limit }));
+        }
+        if line_no <= format.header_lines {
+            continue;
+        }
+        let line = std::str::from_utf8(&bytes).map_err(|_| fail(LineProblem::NotUtf8))?;
+        let line = if line_no == 1 { line.strip_prefix('\u{feff}').unwrap_or(line) } else { line };
+        let line = line.strip_suffix('\n').unwrap_or(line);
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
-        let found = line.split(',').count();
-        if found != expected {
-            return Err(fail(LineProblem::FieldCount { expected, found }));
-        }
-        let mut fields = line.split(',').map(str::trim);
-        for (k, text) in fields.by_ref().take(format.features).enumerate() {
-            let field = k + 1;
-            let value: f64 =
-                text.parse().map_err(|_| fail(LineProblem::NotANumber { field, text: text.to_owned() }))?;
-            if !value.is_finite() {
-                return Err(fail(LineProblem::NotFinite { field, text: text.to_owned() }));
-            }
-            if !(format.raw_min..=format.raw_max).contains(&value) {
-                return Err(fail(LineProblem::OutOfRange {
-                    field,
-                    value,
-                    min: format.raw_min,
-                    max: format.raw_max,
-                    noun: format.feature_noun,
-                }));
-            }
-            samples.features.push((value / format.divisor) as f32);
-        }
-        let text = fields.next().unwrap_or_default();
-        let bad_label =
-            || fail(LineProblem::BadLabel { field: expected, text: text.to_owned(), classes: format.classes });
-        let label: usize = text.parse().map_err(|_| bad_label())?;
-        if label >= format.classes {
-            return Err(bad_label());
-        }
+        let (features, label) = parse_line(line, format).map_err(fail)?;
+        samples.features.extend_from_slice(&features);
         samples.labels.push(label);
     }
     if samples.is_empty() {
-        return Err(ParseError { line: 0, problem: None });
+        return Err(ParseError::Empty);
     }
     Ok(samples)
+}
+
+/// One non-blank line: its scaled features and its label.
+fn parse_line(line: &str, format: &CsvFormat) -> Result<(Vec<f32>, usize), LineProblem> {
+    let expected = format.features + 1;
+    let found = line.split(',').count();
+    if found != expected {
+        return Err(LineProblem::FieldCount { expected, found });
+    }
+    let mut fields = line.split(',').map(str::trim);
+    let mut features = Vec::with_capacity(format.features);
+    for (k, text) in fields.by_ref().take(format.features).enumerate() {
+        let field = k + 1;
+        let value: f64 = text.parse().map_err(|_| LineProblem::NotANumber { field, text: text.to_owned() })?;
+        if !value.is_finite() {
+            return Err(LineProblem::NotFinite { field, text: text.to_owned() });
+        }
+        if !(format.raw_min..=format.raw_max).contains(&value) {
+            return Err(LineProblem::OutOfRange {
+                field,
+                value,
+                min: format.raw_min,
+                max: format.raw_max,
+                noun: format.feature_noun,
+            });
+        }
+        features.push((value / format.divisor) as f32);
+    }
+    let text = fields.next().unwrap_or_default();
+    let label = parse_label(text, format.classes).ok_or_else(|| LineProblem::BadLabel {
+        field: expected,
+        text: text.to_owned(),
+        classes: format.classes,
+    })?;
+    Ok((features, label))
+}
+
+/// A class in `0..classes`, written as an integer (`3`) or as a float with no
+/// fraction (`3.0`, as spreadsheets and numpy export labels).
+fn parse_label(text: &str, classes: usize) -> Option<usize> {
+    let label = match text.parse::<usize>() {
+        Ok(label) => label,
+        Err(_) => {
+            let value: f64 = text.parse().ok()?;
+            if !(value >= 0.0 && value < classes as f64 && value.fract() == 0.0) {
+                return None;
+            }
+            value as usize
+        }
+    };
+    (label < classes).then_some(label)
+}
+
+/// Checks that the samples can be split per class and learned: at least two
+/// classes, and at least two samples (one to train on, one to test) in every
+/// class that has any.
+pub fn check_classes(samples: &Samples) -> Result<(), ClassProblem> {
+    let counts = samples.class_counts();
+    let present: Vec<usize> = (0..counts.len()).filter(|&c| counts[c] > 0).collect();
+    if let [only] = present[..] {
+        return Err(ClassProblem::OneClass { class: only, samples: counts[only] });
+    }
+    if let Some(class) = present.iter().copied().find(|&c| counts[c] < 2) {
+        return Err(ClassProblem::SingleSample { class });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -437,8 +560,10 @@ mod tests {
     };
 
     fn problem(text: &str) -> (usize, LineProblem) {
-        let e = parse_csv(text.as_bytes(), &TINY).unwrap_err();
-        (e.line, e.problem.unwrap())
+        match parse_csv(text.as_bytes(), &TINY) {
+            Err(ParseError::Line { line, problem }) => (line, problem),
+            other => panic!("expected a line problem, got {other:?}"),
+        }
     }
 
     #[test]
@@ -459,14 +584,48 @@ mod tests {
         assert!(matches!(problem("1,0,3"), (1, LineProblem::BadLabel { field: 3, .. })));
         assert!(matches!(problem("1,0,-1"), (1, LineProblem::BadLabel { .. })));
         assert!(matches!(problem("1,0,1.5"), (1, LineProblem::BadLabel { .. })));
-        let e = parse_csv(b"\n \n", &TINY).unwrap_err();
-        assert!(e.problem.is_none());
+        assert!(matches!(parse_csv(b"\n \n", &TINY), Err(ParseError::Empty)));
+    }
+
+    #[test]
+    fn accepts_byte_order_mark_and_float_labels() {
+        let s = parse_csv("\u{feff}0,16,2.0\n8,4,1\n".as_bytes(), &TINY).unwrap();
+        assert_eq!(s.labels, [2, 1]);
+        assert!(matches!(problem("0,0,2.5"), (1, LineProblem::BadLabel { .. })));
+        assert!(matches!(problem("0,0,3.0"), (1, LineProblem::BadLabel { .. })));
+        // A byte-order mark is only a mark at the start of the file.
+        assert!(matches!(problem("0,0,0\n\u{feff}0,0,0"), (2, LineProblem::NotANumber { field: 1, .. })));
+    }
+
+    #[test]
+    fn a_line_longer_than_the_format_allows_is_refused_without_reading_it_all() {
+        let limit = max_line_bytes(&TINY);
+        let fits = format!("{}0,0,1\n", " ".repeat(limit - 7));
+        assert_eq!(parse_csv(fits.as_bytes(), &TINY).unwrap().labels, [1]);
+        let long = format!("0,0,1\n{}", "0,".repeat(1 << 20));
+        assert_eq!(problem(&long), (2, LineProblem::TooLong { limit }));
+    }
+
+    #[test]
+    fn classes_must_be_splittable() {
+        let samples = |labels: &[usize]| Samples {
+            features: vec![0.0; labels.len() * 2],
+            labels: labels.to_vec(),
+            feature_count: 2,
+            class_count: 3,
+        };
+        assert_eq!(check_classes(&samples(&[1, 1, 1])), Err(ClassProblem::OneClass { class: 1, samples: 3 }));
+        assert_eq!(check_classes(&samples(&[0, 0, 2])), Err(ClassProblem::SingleSample { class: 2 }));
+        // An absent class is fine: only classes with samples are split.
+        assert_eq!(check_classes(&samples(&[0, 2, 0, 2])), Ok(()));
     }
 
     #[test]
     fn non_utf8_line_is_named() {
-        let e = parse_csv(b"0,0,0\n\xff,0,0\n", &TINY).unwrap_err();
-        assert_eq!((e.line, e.problem), (2, Some(LineProblem::NotUtf8)));
+        assert!(matches!(
+            parse_csv(b"0,0,0\n\xff,0,0\n", &TINY),
+            Err(ParseError::Line { line: 2, problem: LineProblem::NotUtf8 })
+        ));
     }
 
     #[test]

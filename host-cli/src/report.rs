@@ -1,6 +1,7 @@
 //! What a training run reports: one JSON object, or text for a person.
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use mlp_core::Init;
 use serde::Serialize;
@@ -13,6 +14,8 @@ use crate::run::{EpochRecord, Outcome, RunOptions};
 pub struct TrainReport {
     /// Data set name.
     pub dataset: String,
+    /// The file the samples were read from.
+    pub data_file: String,
     /// Layer widths, e.g. `64-32-10`.
     pub architecture: String,
     /// Hidden-layer activation.
@@ -81,6 +84,7 @@ impl TrainReport {
     /// The report of a finished run.
     pub fn new(
         dataset: &str,
+        data_file: &Path,
         arch: &Architecture,
         options: &RunOptions,
         test_fraction: f64,
@@ -89,6 +93,7 @@ impl TrainReport {
         let sgd = &options.train.sgd;
         TrainReport {
             dataset: dataset.to_owned(),
+            data_file: data_file.display().to_string(),
             architecture: arch.name(),
             activation: arch.activation.name().to_owned(),
             init: init_name(options.init),
@@ -122,8 +127,9 @@ impl TrainReport {
         let count = |accuracy: f64, samples: usize| (accuracy * samples as f64).round() as usize;
         writeln!(
             out,
-            "{}: {} {} ({} parameters, {} init), {} training and {} test samples",
+            "{} ({}): {} {} ({} parameters, {} init), {} training and {} test samples",
             self.dataset,
+            self.data_file,
             self.architecture,
             self.activation,
             self.parameters,
@@ -136,16 +142,16 @@ impl TrainReport {
             "epochs {}, batch size {}, lr {}, momentum {}{}, l2 {}",
             self.epochs,
             self.batch_size,
-            self.lr,
-            self.momentum,
+            number(self.lr),
+            number(self.momentum),
             if self.nesterov { " (Nesterov)" } else { "" },
-            self.l2
+            number(self.l2)
         )?;
         if self.l1 != 0.0 {
-            write!(out, ", l1 {}", self.l1)?;
+            write!(out, ", l1 {}", number(self.l1))?;
         }
         if self.decay != 0.0 {
-            write!(out, ", decay {}", self.decay)?;
+            write!(out, ", decay {}", number(self.decay))?;
         }
         writeln!(out, ", seed {}, test fraction {}", self.seed, self.test_fraction)?;
         writeln!(out)?;
@@ -178,6 +184,17 @@ impl TrainReport {
     }
 }
 
+/// A hyperparameter as a person would write it: the shortest exact form,
+/// with an exponent when tiny or huge (`1e-50`, not fifty zeros), and no
+/// trailing `.0` (`1`, not `1.0`).
+pub fn number(value: f64) -> String {
+    let text = format!("{value:?}");
+    match text.strip_suffix(".0") {
+        Some(integer) => integer.to_owned(),
+        None => text,
+    }
+}
+
 /// Writes a square count matrix with class numbers along both edges, right-aligned.
 pub fn write_matrix(out: &mut impl Write, matrix: &[Vec<u32>]) -> io::Result<()> {
     let classes = matrix.len();
@@ -202,6 +219,12 @@ pub fn write_matrix(out: &mut impl Write, matrix: &[Vec<u32>]) -> io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_read_as_typed() {
+        let shown: Vec<String> = [0.1, 1.0, -1.0, 1e6, 1e-50, 2.5e20, f64::NAN, f64::INFINITY].map(number).into();
+        assert_eq!(shown, ["0.1", "1", "-1", "1000000", "1e-50", "2.5e20", "NaN", "inf"]);
+    }
 
     #[test]
     fn matrix_is_aligned() {

@@ -216,6 +216,7 @@ fn fixtures_in_the_current_directory_come_first() {
     write_gz(&dir.path().join("fixtures/digits.csv.gz"), &(lines.join("\n") + "\n"));
     let report = train_json(dir.path(), &["--epochs", "1", "--hidden", "16"]);
     assert_eq!((report["train_samples"].as_u64(), report["test_samples"].as_u64()), (Some(80), Some(20)));
+    assert_eq!(report["data_file"], "fixtures/digits.csv.gz");
 }
 
 #[test]
@@ -308,6 +309,54 @@ fn malformed_lines_name_file_line_and_field() {
     write_gz(&dir.path().join("empty.csv.gz"), "");
     let message = failure(dir.path(), &["train", "digits", "--data", "empty.csv.gz"]);
     assert!(message.contains("empty.csv.gz contains no samples"), "{message}");
+    std::fs::write(dir.path().join("zero-bytes.csv.gz"), "").unwrap();
+    let message = failure(dir.path(), &["train", "digits", "--data", "zero-bytes.csv.gz"]);
+    assert!(message.contains("zero-bytes.csv.gz contains no samples"), "{message}");
+}
+
+/// A gzip bomb (a few kilobytes that inflate to one endless line) is refused
+/// at its first line, without inflating it.
+#[test]
+fn an_endless_line_is_refused_early() {
+    let dir = workdir();
+    let mut encoder =
+        GzEncoder::new(std::fs::File::create(dir.path().join("bomb.csv.gz")).unwrap(), Compression::best());
+    let chunk = "0,".repeat(1 << 16);
+    for _ in 0..512 {
+        encoder.write_all(chunk.as_bytes()).unwrap(); // 64 MiB inflated
+    }
+    encoder.finish().unwrap();
+    let message = failure(dir.path(), &["train", "digits", "--data", "bomb.csv.gz"]);
+    assert!(message.contains("bomb.csv.gz: line 1: longer than"), "{message}");
+}
+
+#[test]
+fn classes_that_cannot_be_split_are_named() {
+    let dir = workdir();
+    let lines = digits_lines();
+    let of_class = |class: &str, count: usize| -> Vec<String> {
+        let suffix = format!(",{class}");
+        lines.iter().filter(|l| l.ends_with(&suffix)).take(count).cloned().collect()
+    };
+    write_gz(&dir.path().join("threes.csv.gz"), &of_class("3", usize::MAX).join("\n"));
+    let message = failure(dir.path(), &["train", "digits", "--data", "threes.csv.gz"]);
+    assert!(message.contains("threes.csv.gz: all 183 samples have label 3"), "{message}");
+    let lonely = [of_class("3", 5), of_class("7", 1)].concat();
+    write_gz(&dir.path().join("lonely.csv.gz"), &lonely.join("\n"));
+    let message = failure(dir.path(), &["train", "digits", "--data", "lonely.csv.gz"]);
+    assert!(message.contains("lonely.csv.gz: class 7 has a single sample"), "{message}");
+}
+
+#[test]
+fn a_run_no_better_than_chance_is_reported_with_a_warning() {
+    let dir = workdir();
+    let out = host_cli(dir.path(), &["train", "digits", "--json", "--hidden", "16", "--epochs", "3", "--lr", "5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    let chance = 10f64.ln();
+    assert!(report["train_loss"].as_f64().unwrap() >= chance, "{report}");
+    assert!(stderr(&out).contains("warning: the trained network does no better than chance"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("smaller learning rate than --lr 5"), "{}", stderr(&out));
 }
 
 #[test]
@@ -316,6 +365,30 @@ fn unsupported_hidden_lists_the_supported_ones() {
     let message = failure(dir.path(), &["train", "digits", "--hidden", "48"]);
     assert!(message.contains("--hidden 48"), "{message}");
     assert!(message.contains("16 32 64 128 32,32 64,32 64,64 128,64"), "{message}");
+    let endless = vec!["7"; 10_000].join(",");
+    let message = failure(dir.path(), &["train", "digits", "--hidden", &endless]);
+    assert!(message.contains("--hidden 7,7,7,7,7,7,7,7,… (10000 layers)") && message.len() < 1000, "{message}");
+}
+
+/// Sizes may have spaces around them; anything else, or the flag twice, is a usage error.
+#[test]
+fn hidden_sizes_parse_strictly() {
+    let dir = workdir();
+    let report = train_json(dir.path(), &["--hidden", "64, 32", "--epochs", "1"]);
+    assert_eq!(report["architecture"], "64-64-32-10");
+    for (args, needle) in [
+        (&["--hidden", "-1"][..], "\"-1\" is not a layer size"),
+        (&["--hidden", "32,,32"], "\"\" is not a layer size"),
+        (&["--hidden", "abc"], "\"abc\" is not a layer size"),
+        (&["--hidden", "32", "--hidden", "64"], "cannot be used multiple times"),
+    ] {
+        let mut all = vec!["train", "digits"];
+        all.extend_from_slice(args);
+        let out = host_cli(dir.path(), &all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty());
+    }
 }
 
 #[test]
@@ -324,6 +397,10 @@ fn bad_flags_are_rejected_by_name() {
     let cases: &[(&[&str], &str)] = &[
         (&["--epochs", "0"], "invalid --epochs 0: must be at least 1"),
         (&["--epochs", "4000000000"], "invalid --epochs 4000000000: must be at most 1000000"),
+        (&["--epochs", "1000000000000"], "invalid --epochs 1000000000000: must be at most 1000000"),
+        (&["--batch-size", "1439"], "invalid --batch-size 1439: larger than the 1438 training samples"),
+        (&["--batch-size", "18446744073709551615"], "larger than the 1438 training samples"),
+        (&["--lr", "1e-50"], "invalid --lr 1e-50: must be positive and finite"),
         (&["--batch-size", "0"], "invalid --batch-size 0"),
         (&["--lr", "nan"], "invalid --lr NaN: must be positive and finite"),
         (&["--lr", "-1"], "invalid --lr -1: must be positive and finite"),

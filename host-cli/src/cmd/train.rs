@@ -4,11 +4,11 @@ use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
-use clap::{Args, ValueEnum};
+use clap::{ArgAction, Args, ValueEnum};
 use host_cli::arch::{self, Architecture, HiddenActivation};
 use host_cli::data::{self, DatasetSpec};
-use host_cli::report::TrainReport;
-use host_cli::run::{EpochRecord, RunOptions, Trainer};
+use host_cli::report::{TrainReport, number};
+use host_cli::run::{EpochRecord, Outcome, RunOptions, Trainer};
 use host_cli::split::{self, SplitError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlp_core::{Error, Init, SgdConfig, TrainConfig};
@@ -25,7 +25,8 @@ pub struct Cmd {
     dataset: DatasetName,
 
     /// Hidden-layer sizes, first to last, comma-separated: 32 or 64,32 [digits: 128].
-    #[arg(long, value_name = "SIZES", value_delimiter = ',')]
+    #[arg(long, value_name = "SIZES", value_delimiter = ',', value_parser = parse_layer_size,
+          action = ArgAction::Set, allow_negative_numbers = true)]
     hidden: Option<Vec<usize>>,
 
     /// Activation of the hidden layers (the output layer gives logits for softmax cross-entropy).
@@ -38,9 +39,9 @@ pub struct Cmd {
 
     /// Passes over the training set [digits: 100].
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    epochs: Option<u32>,
+    epochs: Option<u64>,
 
-    /// Samples per optimizer step; a batch larger than the training set means full-batch descent [digits: 32].
+    /// Samples per optimizer step, at most the number of training samples [digits: 32].
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     batch_size: Option<usize>,
 
@@ -126,15 +127,27 @@ struct Plan {
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let plan = self.plan()?;
-        let samples = plan.spec.load(self.data.as_deref())?;
+        let data_file = match &self.data {
+            Some(path) => path.clone(),
+            None => plan.spec.locate()?,
+        };
+        let samples = data::load_csv(&data_file, &plan.spec.format)?;
         let split = split::stratified_split(&samples, plan.test_fraction, plan.options.seed)
             .map_err(|e| test_fraction_error(plan.test_fraction, &e))?;
+        let (batch_size, train_samples) = (plan.options.train.batch_size, split.train.len());
+        if batch_size > train_samples {
+            bail!(
+                "invalid --batch-size {batch_size}: larger than the {train_samples} training samples \
+                 (use at most {train_samples}, which takes one step per epoch)"
+            );
+        }
 
         let bar = self.progress_bar(plan.options.train.epochs);
         let on_epoch = |record: &EpochRecord| {
+            // The epoch number is part of the message, so it always matches the figures beside it.
             bar.set_message(format!(
-                "loss {:.4}  train {:.4}  test {:.4}",
-                record.loss, record.train_accuracy, record.test_accuracy
+                "epoch {}/{}  loss {:.4}  train {:.4}  test {:.4}",
+                record.epoch, plan.options.train.epochs, record.loss, record.train_accuracy, record.test_accuracy
             ));
             bar.inc(1);
         };
@@ -143,7 +156,9 @@ impl Cmd {
         bar.finish_and_clear();
         let outcome = result?.map_err(|e| training_error(e, &plan.options))?;
 
-        let report = TrainReport::new(plan.spec.name, &plan.arch, &plan.options, plan.test_fraction, &outcome);
+        warn_if_no_better_than_chance(&outcome, &plan);
+        let report =
+            TrainReport::new(plan.spec.name, &data_file, &plan.arch, &plan.options, plan.test_fraction, &outcome);
         let mut out = io::stdout().lock();
         if self.json {
             let line = serde_json::to_string(&report).context("cannot serialise the report")?;
@@ -159,8 +174,12 @@ impl Cmd {
     fn plan(&self) -> anyhow::Result<Plan> {
         let spec = self.dataset.spec();
         let d = &spec.defaults;
+        let epochs = self.epochs.unwrap_or(d.epochs.into());
+        if epochs > MAX_EPOCHS.into() {
+            bail!("invalid --epochs {epochs}: must be at most {MAX_EPOCHS}");
+        }
         let train = TrainConfig {
-            epochs: self.epochs.unwrap_or(d.epochs),
+            epochs: epochs as u32, // at most MAX_EPOCHS, checked above
             batch_size: self.batch_size.unwrap_or(d.batch_size),
             sgd: SgdConfig {
                 lr: self.lr.unwrap_or(d.lr),
@@ -174,12 +193,9 @@ impl Cmd {
         if let Err(e) = train.check::<f32>() {
             return Err(hyperparameter_error(e, &train));
         }
-        if train.epochs > MAX_EPOCHS {
-            bail!("invalid --epochs {}: must be at most {MAX_EPOCHS}", train.epochs);
-        }
         let test_fraction = self.test_fraction.unwrap_or(d.test_fraction);
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
-            bail!("invalid --test-fraction {test_fraction}: must be greater than 0 and less than 1");
+            bail!("invalid --test-fraction {}: must be greater than 0 and less than 1", number(test_fraction));
         }
         let arch = Architecture {
             inputs: spec.format.features,
@@ -205,7 +221,7 @@ impl Cmd {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(u64::from(epochs)), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template("epoch {pos}/{len} [{wide_bar}] {msg}, eta {eta}")
+        let style = ProgressStyle::with_template("[{wide_bar}] {msg}, eta {eta}")
             .map(|s| s.progress_chars("=> "))
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
@@ -213,8 +229,8 @@ impl Cmd {
     }
 }
 
-/// More epochs than anyone would wait for (digits: about 20 minutes at this
-/// count) is taken for a typing mistake rather than started.
+/// More epochs than anyone would wait for (digits with the defaults: over
+/// half an hour) is taken for a typing mistake rather than started.
 const MAX_EPOCHS: u32 = 1_000_000;
 
 /// Names the flag behind a hyperparameter the core rejected.
@@ -226,17 +242,39 @@ fn hyperparameter_error(e: Error, config: &TrainConfig) -> anyhow::Error {
     let (flag, value) = match name {
         "epochs" => ("--epochs", config.epochs.to_string()),
         "batch size" => ("--batch-size", config.batch_size.to_string()),
-        "learning rate" => ("--lr", sgd.lr.to_string()),
+        "learning rate" => ("--lr", number(sgd.lr)),
         "momentum" if sgd.nesterov && sgd.momentum == 0.0 => {
             return anyhow!("invalid --momentum 0: --nesterov needs a positive momentum");
         }
-        "momentum" => ("--momentum", sgd.momentum.to_string()),
-        "l2" => ("--l2", sgd.l2.to_string()),
-        "l1" => ("--l1", sgd.l1.to_string()),
-        "decay" => ("--decay", sgd.decay.to_string()),
+        "momentum" => ("--momentum", number(sgd.momentum)),
+        "l2" => ("--l2", number(sgd.l2)),
+        "l1" => ("--l1", number(sgd.l1)),
+        "decay" => ("--decay", number(sgd.decay)),
         _ => return anyhow!(e),
     };
     anyhow!("invalid {flag} {value}: must be {requirement}")
+}
+
+/// Training that ends no better than guessing usually had too large a
+/// learning rate: the loss blew up without ever reaching NaN. The run is still
+/// reported (it is what was asked for), with a warning on stderr.
+fn warn_if_no_better_than_chance(outcome: &Outcome, plan: &Plan) {
+    // Softmax cross-entropy of predicting every class with equal probability.
+    let chance_loss = (plan.arch.outputs as f64).ln();
+    if outcome.train.loss >= chance_loss {
+        eprintln!(
+            "warning: the trained network does no better than chance (training loss {:.4} >= {chance_loss:.4}, \
+             the loss of guessing every class equally likely); try a smaller learning rate than --lr {}",
+            outcome.train.loss,
+            number(plan.options.train.sgd.lr)
+        );
+    }
+}
+
+/// One `--hidden` entry: a layer width, spaces around it allowed ("64, 32").
+fn parse_layer_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    text.parse().map_err(|_| format!("{text:?} is not a layer size (a positive whole number)"))
 }
 
 fn test_fraction_error(fraction: f64, e: &SplitError) -> anyhow::Error {
@@ -244,8 +282,9 @@ fn test_fraction_error(fraction: f64, e: &SplitError) -> anyhow::Error {
         SplitError::EmptyPart { class, samples, test, .. } => {
             let part = if test == 0 { "test" } else { "training" };
             anyhow!(
-                "invalid --test-fraction {fraction}: class {class} would have no {part} samples \
-                 ({test} of its {samples} samples held out); every class needs at least one of each"
+                "invalid --test-fraction {}: class {class} would have no {part} samples \
+                 ({test} of its {samples} samples held out); every class needs at least one of each",
+                number(fraction)
             )
         }
         _ => anyhow!("invalid --test-fraction: {e}"),
@@ -260,7 +299,7 @@ fn training_error(e: Error, options: &RunOptions) -> anyhow::Error {
             anyhow!(
                 "training diverged in epoch {epoch}: the loss or a weight became NaN or infinite; \
                  try a smaller learning rate than --lr {}{penalties}",
-                sgd.lr
+                number(sgd.lr)
             )
         }
         e => anyhow!(e).context("training failed"),
