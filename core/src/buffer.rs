@@ -10,12 +10,33 @@ pub(crate) mod sealed {
 
 /// A buffer of floats with a compile-time size that can be created or reset to zero.
 ///
-/// Sealed: only mlp-core's own buffers implement it, and each consists only of
-/// IEEE floats and zero-sized markers. The all-zero bit pattern is therefore a
-/// valid value of every implementor, a guarantee host code may rely on to
-/// allocate big buffers zeroed on the heap instead of building them on the stack.
+/// # Guarantee: all-zero bytes are a valid value
 ///
-/// ```compile_fail
+/// Sealed: only mlp-core implements it, and every implementor is built only
+/// from `f32` or `f64` values (in fixed-size arrays and matrices), zero-sized
+/// markers (`()`, `PhantomData`), and structs of such implementors: no
+/// references, pointers, enums or anything else for which all-zero bytes
+/// could be invalid. So for every `T: Zeroed`, `size_of::<T>()` zero bytes at
+/// `T`'s alignment are a valid `T`, and that value equals `T::zeroed()` (every
+/// float `+0.0`). Code outside this crate may rely on this, for example to
+/// allocate a big buffer already zeroed on the heap; a future implementor
+/// must keep it true.
+///
+/// # Big networks on a host
+///
+/// [`Zeroed::zeroed`] returns by value, and so do [`Dense::zeroed`](crate::Dense::zeroed)
+/// and [`TrainState::new`](crate::TrainState::new). That suits a device,
+/// where the buffers are `static`s or small. On a host, `Box::new(T::zeroed())`
+/// builds the value on the stack before moving it: a 784→128→10 network's
+/// [`TrainState`](crate::TrainState) is about 800 KB, and with the temporary
+/// copies a debug build makes, boxing it overflows a 2 MiB thread stack. Allocate such buffers
+/// zeroed directly on the heap (with the layout of `T` and the guarantee
+/// above; the host CLI's `boxed::zeroed_box` does this), then draw the weights
+/// in place with [`Network::initialize`](crate::Network::initialize).
+///
+/// Implementing it outside mlp-core does not compile:
+///
+/// ```compile_fail,E0277
 /// struct NotFloats(&'static u32);
 /// impl mlp_core::Zeroed for NotFloats {
 ///     fn zeroed() -> Self { NotFloats(&0) }
@@ -23,8 +44,8 @@ pub(crate) mod sealed {
 /// }
 /// ```
 pub trait Zeroed: sealed::Sealed {
-    /// A new all-zero buffer. Returns by value: keep it for small networks, or
-    /// allocate zeroed memory and use [`Zeroed::set_zero`] for big ones.
+    /// A new all-zero buffer, returned by value: fine for small networks; see
+    /// [Big networks on a host](Zeroed#big-networks-on-a-host) for big ones.
     fn zeroed() -> Self;
     /// Resets every element to zero in place.
     fn set_zero(&mut self);

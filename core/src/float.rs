@@ -40,13 +40,13 @@ pub trait Float:
     const ONE: Self;
     /// One half.
     const HALF: Self;
+    /// The smallest positive normal number (`f32::MIN_POSITIVE`, `f64::MIN_POSITIVE`).
+    const MIN_POSITIVE: Self;
 
     /// Rounds an `f64` to this type (exact for `f64`, round-to-nearest for `f32`).
     fn from_f64(value: f64) -> Self;
     /// Widens to `f64` exactly.
     fn to_f64(self) -> f64;
-    /// Converts a count; exact below 2^24 for `f32`.
-    fn from_usize(value: usize) -> Self;
     /// e^self, by `libm`.
     fn exp(self) -> Self;
     /// Natural logarithm, by `libm`.
@@ -71,6 +71,7 @@ macro_rules! impl_float {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const HALF: Self = 0.5;
+            const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
             #[inline(always)]
             fn from_f64(value: f64) -> Self {
                 value as $t
@@ -78,10 +79,6 @@ macro_rules! impl_float {
             #[inline(always)]
             fn to_f64(self) -> f64 {
                 self as f64
-            }
-            #[inline(always)]
-            fn from_usize(value: usize) -> Self {
-                value as $t
             }
             #[inline(always)]
             fn exp(self) -> Self {

@@ -114,6 +114,10 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
     }
 
     /// An all-zero layer (untrained; call [`Network::initialize`](crate::Network::initialize)).
+    ///
+    /// Returned by value, so it passes through the stack: for a big network on
+    /// a host, allocate it zeroed on the heap instead and initialise it there
+    /// (see [`Zeroed`](crate::Zeroed#big-networks-on-a-host)).
     pub fn zeroed() -> Self {
         Dense { weights: Zeroed::zeroed(), biases: Zeroed::zeroed(), activation: PhantomData }
     }

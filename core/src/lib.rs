@@ -21,7 +21,7 @@
 //!
 //! A firmware that states its RAM budget this way does not build when training would not fit:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0080
 //! use mlp_core::{layers, Dense, Network, activation::Relu};
 //! type Digits = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
 //! const _: () = assert!(Digits::TRAINING_BYTES <= 16 * 1024, "training needs more than 16 KiB");

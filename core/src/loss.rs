@@ -42,6 +42,11 @@ pub trait Loss<T: Float, const O: usize>: Copy + Default + core::fmt::Debug {
 ///
 /// `L = ln Σ e^z − z_y`, gradient `softmax(z) − onehot(y)`.
 ///
+/// The loss applies the softmax itself, so the network's last layer must be
+/// linear: `Dense<T, I, O>` (activation [`Identity`](crate::activation::Identity)).
+/// A squashing activation there would squash twice: logits confined to
+/// `(0, 1)` or `(−1, 1)` cannot make any class much more likely than another.
+///
 /// ```
 /// use mlp_core::loss::{Loss, SoftmaxCrossEntropy};
 /// let mut grad = [0.0f64; 3];
@@ -101,6 +106,10 @@ impl<T: Float, const O: usize> Loss<T, O> for SoftmaxCrossEntropy {
 ///
 /// `L = Σ max(z,0) − z·y + ln(1 + e^−|z|)` (softplus form), gradient `σ(z) − y`.
 /// Targets are probabilities in `[0, 1]`.
+///
+/// The loss applies the sigmoid itself, so the network's last layer must be
+/// linear: `Dense<T, I, O>` (activation [`Identity`](crate::activation::Identity)),
+/// not [`Sigmoid`](crate::activation::Sigmoid).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SigmoidCrossEntropy;
 

@@ -18,7 +18,9 @@ pub struct Metrics {
 pub struct EpochMetrics {
     /// 1-based epoch number.
     pub epoch: u32,
-    /// Learning rate used in this epoch.
+    /// Learning rate used in this epoch, exactly as the update used it: after
+    /// rounding to the network's float type (`0.1` reads `0.10000000149011612`
+    /// for an `f32` network).
     pub learning_rate: f64,
     /// Running loss and accuracy over the epoch's samples, each measured
     /// with the weights as they were when the sample was seen.

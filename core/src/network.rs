@@ -12,10 +12,26 @@
 //!
 //! A mismatch between one layer's outputs and the next layer's inputs does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0599
 //! use mlp_core::{layers, Dense, Network, activation::Relu};
 //! type Net = layers![Dense<f32, 4, 8, Relu>, Dense<f32, 7, 3>];
 //! let _ = Net::INPUTS;
+//! ```
+//!
+//! However deep in the network it is (here between the second and third layers):
+//!
+//! ```compile_fail,E0599
+//! use mlp_core::{layers, Dense, Network, activation::Relu};
+//! type Net = layers![Dense<f32, 4, 8, Relu>, Dense<f32, 8, 6, Relu>, Dense<f32, 5, 3>];
+//! let _ = Net::INPUTS;
+//! ```
+//!
+//! Nor do layers of different float types chain:
+//!
+//! ```compile_fail,E0599
+//! use mlp_core::{layers, Dense, Network, activation::Relu};
+//! type Net = layers![Dense<f32, 4, 8, Relu>, Dense<f64, 8, 3>];
+//! let _ = Net::OUTPUTS;
 //! ```
 
 use core::mem::size_of;
@@ -114,6 +130,8 @@ pub trait Network: Sized {
     /// Backprop for one sample after [`forward`](Network::forward): expects
     /// `∂L/∂output` in [`output_delta`](Network::output_delta), adds the sample's
     /// gradient to `gradients`, and writes `∂L/∂x` into `dx` if given.
+    /// Entries of `deltas` that nothing needs (in front of frozen layers,
+    /// when `dx` is `None`) may be left as they were.
     fn backward(
         &self,
         x: &Self::Input,
@@ -131,11 +149,14 @@ pub trait Network: Sized {
 
     /// Draws new weights for every trainable layer, first to last, and zeroes
     /// their biases; frozen layers are untouched. Fails, changing nothing, if
-    /// the initialiser's parameters are invalid (a uniform range that is not
-    /// positive and finite).
+    /// the initialiser's parameters are invalid for the network's scalar (see
+    /// [`Init::is_valid_for`]).
     fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) -> Result<(), Error> {
         if !init.is_valid_for::<Self::Scalar>() {
-            return Err(Error::InvalidHyperparameter { name: "initialiser range", requirement: "positive and finite" });
+            return Err(Error::InvalidHyperparameter {
+                name: "initialiser range",
+                requirement: "positive and finite in the network's float type, and not subnormal",
+            });
         }
         self.draw_weights(init, rng);
         Ok(())
@@ -199,6 +220,11 @@ impl<N: Network> Zeroed for TrainState<N> {
 
 impl<N: Network> TrainState<N> {
     /// Fresh state: no momentum, no accumulated gradient.
+    ///
+    /// Returned by value, so it passes through the stack: a 784→128→10
+    /// network's state is about 800 KB. On a host, allocate big states zeroed
+    /// on the heap instead (see [`Zeroed`](crate::Zeroed#big-networks-on-a-host));
+    /// all-zero is exactly the fresh state.
     pub fn new() -> Self {
         Zeroed::zeroed()
     }
@@ -291,7 +317,7 @@ single_layer_network!(Frozen<'a, T, I, O, A>, (), 0, ['a]);
 
 /// A layer with `I` inputs and `M` outputs in front of a network taking `M` inputs.
 macro_rules! chained_network {
-    ($layer:ty, $grads:ty, $params:expr, [$($lt:lifetime)?]) => {
+    ($layer:ty, $grads:ty, $params:expr, $trainable:expr, [$($lt:lifetime)?]) => {
         impl<$($lt,)? T: Float, const I: usize, const M: usize, A: Activation, Tail> Network for Chain<$layer, Tail>
         where
             Tail: Network<Scalar = T, Input = [T; M]>,
@@ -323,6 +349,12 @@ macro_rules! chained_network {
                 dx: Option<&mut [T; I]>,
             ) {
                 let hidden = column(&activations.head);
+                // A frozen head uses ∂L/∂hidden only to pass ∂L/∂x on: when no
+                // one asked for that, the tail can skip computing it.
+                if !$trainable && dx.is_none() {
+                    self.tail.backward(hidden, &activations.tail, &mut deltas.tail, &mut gradients.tail, None);
+                    return;
+                }
                 let hidden_delta = column_mut(&mut deltas.head);
                 self.tail.backward(hidden, &activations.tail, &mut deltas.tail, &mut gradients.tail, Some(hidden_delta));
                 self.head.backward_into(x, hidden, hidden_delta, &mut gradients.head, dx);
@@ -366,8 +398,8 @@ macro_rules! chained_network {
     };
 }
 
-chained_network!(Dense<T, I, M, A>, DenseGradients<T, I, M>, I * M + M, []);
-chained_network!(Frozen<'a, T, I, M, A>, (), 0, ['a]);
+chained_network!(Dense<T, I, M, A>, DenseGradients<T, I, M>, I * M + M, true, []);
+chained_network!(Frozen<'a, T, I, M, A>, (), 0, false, ['a]);
 
 impl<T: Float, const I: usize, const O: usize, A: Activation> crate::buffer::sealed::Sealed for Dense<T, I, O, A> {}
 impl<T: Float, const I: usize, const O: usize, A: Activation> Zeroed for Dense<T, I, O, A> {

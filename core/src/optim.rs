@@ -31,6 +31,9 @@ pub struct SgdConfig {
     /// L1 penalty on weights (≥ 0).
     pub l1: f64,
     /// Inverse-time decay d (≥ 0): in epoch t (from 0), η = η₀ / (1 + d·t).
+    /// [`TrainConfig::check`](crate::TrainConfig::check) rejects a decay that
+    /// would round the last epoch's η to zero or a subnormal in the network's
+    /// float type, which would silently stop learning.
     pub decay: f64,
 }
 
@@ -41,7 +44,10 @@ impl Default for SgdConfig {
 }
 
 impl SgdConfig {
-    /// Validates every field and converts to the network's scalar.
+    /// Validates every field, both as given and rounded to the network's scalar.
+    ///
+    /// How far the decay lowers the learning rate depends on the number of
+    /// epochs, which [`TrainConfig::check`](crate::TrainConfig::check) also knows and checks.
     pub fn check<T: Float>(&self) -> Result<Sgd<T>, Error> {
         let bad = |name, requirement| Err(Error::InvalidHyperparameter { name, requirement });
         if !(self.lr.is_finite() && self.lr > 0.0) {
@@ -63,13 +69,20 @@ impl SgdConfig {
             return bad("decay", "non-negative and finite");
         }
         // What the update will actually use: an `f64` setting can round to 0
-        // (a learning rate of 1e-50) or to 1 (a momentum of 0.99999999999) in `f32`.
+        // or a subnormal (a learning rate of 1e-50 or 1e-40), to 1 (a momentum
+        // of 0.99999999999) or to infinity (an L2 penalty of 1e300) in `f32`.
         let (lr, momentum) = (T::from_f64(self.lr), T::from_f64(self.momentum));
-        if !(lr.is_finite() && lr > T::ZERO) {
-            return bad("learning rate", "positive and finite in the network's float type");
+        if !(lr.is_finite() && lr >= T::MIN_POSITIVE) {
+            return bad("learning rate", "positive and finite in the network's float type, and not subnormal");
         }
         if momentum >= T::ONE {
             return bad("momentum", "below 1 in the network's float type");
+        }
+        if !T::from_f64(self.l2).is_finite() {
+            return bad("l2", "finite in the network's float type");
+        }
+        if !T::from_f64(self.l1).is_finite() {
+            return bad("l1", "finite in the network's float type");
         }
         Ok(Sgd { config: *self, _scalar: core::marker::PhantomData })
     }
@@ -88,16 +101,17 @@ impl<T: Float> Sgd<T> {
         &self.config
     }
 
-    /// The learning rate in the given 0-based epoch.
-    pub fn learning_rate(&self, epoch: u32) -> f64 {
-        self.config.lr / (1.0 + self.config.decay * f64::from(epoch))
+    /// The learning rate the update uses in the given 0-based epoch:
+    /// `η₀ / (1 + d·t)` computed in `f64`, then rounded to `T`.
+    pub fn learning_rate(&self, epoch: u32) -> T {
+        T::from_f64(self.config.lr / (1.0 + self.config.decay * f64::from(epoch)))
     }
 
     /// Coefficients of one step over a batch of `batch_len` samples in `epoch`.
     pub fn step(&self, epoch: u32, batch_len: usize) -> Step<T> {
         let inv_batch = 1.0 / batch_len.max(1) as f64;
         Step {
-            lr: T::from_f64(self.learning_rate(epoch)),
+            lr: self.learning_rate(epoch),
             momentum: T::from_f64(self.config.momentum),
             nesterov: self.config.nesterov,
             inv_batch: T::from_f64(inv_batch),

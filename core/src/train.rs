@@ -95,8 +95,25 @@ pub(crate) fn all_finite<T: Float>(values: &[T]) -> bool {
     finite
 }
 
+pub(crate) mod sealed {
+    /// Only mlp-core implements [`SampleIndex`](super::SampleIndex).
+    pub trait Sealed {}
+}
+
 /// An integer type for the shuffle order: `u16` saves RAM on a device, `usize` suits the host.
-pub trait SampleIndex: Copy {
+///
+/// Sealed: implemented for `u16`, `u32` and `usize` only, whose conversions
+/// round-trip, so an index read back from the order is always a valid sample.
+///
+/// ```compile_fail,E0277
+/// #[derive(Clone, Copy)]
+/// struct Wrapping(u8);
+/// impl mlp_core::SampleIndex for Wrapping {
+///     fn from_index(index: usize) -> Option<Self> { Some(Wrapping(index as u8)) }
+///     fn index(self) -> usize { usize::MAX }
+/// }
+/// ```
+pub trait SampleIndex: sealed::Sealed + Copy {
     /// `None` if `index` does not fit.
     fn from_index(index: usize) -> Option<Self>;
     /// Back to `usize`.
@@ -105,6 +122,7 @@ pub trait SampleIndex: Copy {
 
 macro_rules! sample_index {
     ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
         impl SampleIndex for $t {
             #[inline(always)]
             fn from_index(index: usize) -> Option<Self> {
@@ -138,7 +156,9 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// Validates epochs, batch size and the optimizer.
+    /// Validates epochs, batch size and the optimizer ([`SgdConfig::check`]),
+    /// and that the decayed learning rate of the last epoch, rounded to `T` as
+    /// the update uses it, is still a positive normal number.
     pub fn check<T: Float>(&self) -> Result<Sgd<T>, Error> {
         if self.epochs == 0 {
             return Err(Error::InvalidHyperparameter { name: "epochs", requirement: "at least 1" });
@@ -146,7 +166,16 @@ impl TrainConfig {
         if self.batch_size == 0 {
             return Err(Error::InvalidHyperparameter { name: "batch size", requirement: "at least 1" });
         }
-        self.sgd.check()
+        let sgd = self.sgd.check::<T>()?;
+        // The rate only falls with the epoch, and the first is checked above.
+        if sgd.learning_rate(self.epochs - 1) < T::MIN_POSITIVE {
+            return Err(Error::InvalidHyperparameter {
+                name: "decay",
+                requirement: "small enough that the last epoch's learning rate stays positive and normal \
+                              in the network's float type",
+            });
+        }
+        Ok(sgd)
     }
 }
 
@@ -195,7 +224,13 @@ pub fn apply_gradients<N: Network>(
 /// Inputs and targets are checked first (one comparison per value, about 1 %
 /// of an epoch), so a NaN input or a label out of range is an error, not
 /// silently learned. An epoch whose loss or resulting weights are not finite
-/// is [`Error::Diverged`].
+/// is [`Error::Diverged`]; the network's weights and the momentum in `state`
+/// may then hold NaN or infinite values, so re-initialise them (or restore a
+/// saved copy and a fresh [`TrainState`]) before training again.
+///
+/// An [`Sgd`] from [`SgdConfig::check`] does not know how many epochs will
+/// run: only [`TrainConfig::check`] rejects a decay that rounds a late
+/// epoch's learning rate to zero.
 ///
 /// Always inlined, with everything it calls, so a host caller compiled for a
 /// wider vector unit (`#[target_feature]`) gets the whole epoch in that code.
@@ -244,7 +279,7 @@ where
     if !train.loss.is_finite() || !net.parameters_finite() {
         return Err(Error::Diverged { epoch: epoch.saturating_add(1) });
     }
-    Ok(EpochMetrics { epoch: epoch.saturating_add(1), learning_rate: sgd.learning_rate(epoch), train })
+    Ok(EpochMetrics { epoch: epoch.saturating_add(1), learning_rate: sgd.learning_rate(epoch).to_f64(), train })
 }
 
 fn fill_order<Ix: SampleIndex>(order: &mut [Ix], samples: usize) -> Result<(), Error> {
@@ -262,6 +297,10 @@ fn fill_order<Ix: SampleIndex>(order: &mut [Ix], samples: usize) -> Result<(), E
 ///
 /// Momentum carries over from `state`, so calling `train` again continues
 /// where the last call stopped (give a fresh [`TrainState`] to start over).
+///
+/// On [`Error::Diverged`] the network's weights and the momentum in `state`
+/// may hold NaN or infinite values: re-initialise them (or restore a saved
+/// copy and a fresh [`TrainState`]) before training again.
 ///
 /// ```
 /// use core::ops::ControlFlow;
@@ -323,6 +362,22 @@ where
 }
 
 /// Mean loss and accuracy of `net` on `data`; `activations` is scratch.
+///
+/// ```
+/// use mlp_core::{Dataset, Dense, Metrics, evaluate, loss::SoftmaxCrossEntropy};
+/// // Output k is input k: the class is the larger input.
+/// let net: Dense<f32, 2, 2> = Dense::from_columns([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]);
+/// let inputs = [[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]];
+/// let labels = [0, 1, 1];
+/// let data = Dataset::new(&inputs, &labels).unwrap();
+/// let mut scratch = Default::default();
+/// let metrics: Metrics = evaluate(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
+/// assert_eq!(metrics.samples, 3);
+/// assert!((metrics.accuracy - 2.0 / 3.0).abs() < 1e-12);
+/// // Logits 2 and 0: ln(1 + e²) for the wrong sample, ln(1 + e⁻²) for the right ones.
+/// let expected = (2.0 * (1.0 + (-2.0f64).exp()).ln() + (1.0 + 2.0f64.exp()).ln()) / 3.0;
+/// assert!((metrics.loss - expected).abs() < 1e-6);
+/// ```
 pub fn evaluate<N, L, T, const O: usize>(
     net: &N,
     activations: &mut N::Activations,
@@ -348,6 +403,26 @@ where
 }
 
 /// The confusion matrix of `net` on `data` over `K` classes.
+///
+/// `K` should be the number of classes the loss tells apart: `O`, the number
+/// of outputs, for [`SoftmaxCrossEntropy`](crate::loss::SoftmaxCrossEntropy)
+/// (and for the other losses with `O ≥ 2`, which vote by the largest output),
+/// but 2 for a single output, which the other losses read as a yes/no. A pair
+/// with a class `≥ K` has no cell and is counted in
+/// [`out_of_range`](ConfusionMatrix::out_of_range) instead.
+///
+/// ```
+/// use mlp_core::{ConfusionMatrix, Dataset, Dense, confusion_matrix, loss::SoftmaxCrossEntropy};
+/// let net: Dense<f32, 2, 2> = Dense::from_columns([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]);
+/// let inputs = [[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]];
+/// let labels = [0, 1, 1];
+/// let data = Dataset::new(&inputs, &labels).unwrap();
+/// let mut scratch = Default::default();
+/// let matrix: ConfusionMatrix<2> = confusion_matrix(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
+/// // counts[actual][predicted]: the third sample is a 1 taken for a 0.
+/// assert_eq!(matrix.counts, [[1, 0], [1, 1]]);
+/// assert_eq!(matrix.out_of_range, 0);
+/// ```
 pub fn confusion_matrix<N, L, T, const O: usize, const K: usize>(
     net: &N,
     activations: &mut N::Activations,
@@ -371,6 +446,16 @@ where
 
 /// Raw outputs for one sample given as a slice (its length is checked, and
 /// a NaN or infinite value is [`Error::NonFiniteInput`] with `sample: 0`).
+///
+/// ```
+/// use mlp_core::{Dense, Error, predict};
+/// // Outputs: x₀ + 2x₁ and x₀ − x₁ + 1.
+/// let net: Dense<f32, 2, 2> = Dense::from_columns([[1.0, 1.0], [2.0, -1.0]], [0.0, 1.0]);
+/// let mut scratch = Default::default();
+/// assert_eq!(predict(&net, &[1.0, 3.0], &mut scratch), Ok(&[7.0, -1.0]));
+/// assert_eq!(predict(&net, &[1.0], &mut scratch), Err(Error::InputLength { expected: 2, found: 1 }));
+/// assert_eq!(predict(&net, &[1.0, f32::INFINITY], &mut scratch), Err(Error::NonFiniteInput { sample: 0 }));
+/// ```
 pub fn predict<'a, N: Network>(
     net: &N,
     x: &[N::Scalar],
@@ -408,6 +493,19 @@ where
 }
 
 /// Class probabilities (or, for the quadratic loss, the outputs) of one sample.
+///
+/// ```
+/// use mlp_core::{Dense, loss::{SigmoidCrossEntropy, SoftmaxCrossEntropy}, predict_probabilities};
+/// let net: Dense<f32, 2, 2> = Dense::from_columns([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]);
+/// let mut scratch = Default::default();
+/// let mut p = [0.0; 2];
+/// // Softmax of the logits [0, ln 3]: probabilities 1/4 and 3/4.
+/// predict_probabilities(&net, SoftmaxCrossEntropy, &[0.0, 3f32.ln()], &mut scratch, &mut p).unwrap();
+/// assert!((p[0] - 0.25).abs() < 1e-6 && (p[1] - 0.75).abs() < 1e-6);
+/// // Independent sigmoids of the same logits: 1/2 and 3/4.
+/// predict_probabilities(&net, SigmoidCrossEntropy, &[0.0, 3f32.ln()], &mut scratch, &mut p).unwrap();
+/// assert!((p[0] - 0.5).abs() < 1e-6 && (p[1] - 0.75).abs() < 1e-6);
+/// ```
 pub fn predict_probabilities<N, L, T, const O: usize>(
     net: &N,
     _loss: L,
@@ -422,4 +520,70 @@ where
 {
     L::prediction(predict(net, x, activations)?, probabilities);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Relu, argmax};
+    use crate::init::unit_interval;
+    use crate::layer::Dense;
+    use crate::layers;
+    use crate::loss::SoftmaxCrossEntropy;
+    use rand_core::SeedableRng;
+
+    /// Output k is input k, so the predicted class is the largest input.
+    fn pick_largest() -> Dense<f32, 3, 3> {
+        Dense::from_columns([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [0.0; 3])
+    }
+
+    #[test]
+    fn confusion_matrix_counts_a_hand_made_case() {
+        let inputs = [
+            [3.0, 0.0, 0.0], // predicted 0
+            [0.0, 3.0, 0.0], // predicted 1
+            [0.0, 0.0, 3.0], // predicted 2
+            [1.0, 2.0, 0.0], // predicted 1
+            [2.0, 0.0, 1.0], // predicted 0
+            [0.0, 1.0, 2.0], // predicted 2
+            [0.5, 0.0, 0.0], // predicted 0
+        ];
+        let labels = [0, 1, 2, 0, 2, 2, 1];
+        let data = Dataset::new(&inputs, &labels).unwrap();
+        let net = pick_largest();
+        let mut scratch = Zeroed::zeroed();
+        let matrix: ConfusionMatrix<3> = confusion_matrix(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
+        // counts[actual][predicted]
+        assert_eq!(matrix.counts, [[1, 1, 0], [1, 1, 0], [1, 0, 2]]);
+        assert_eq!((matrix.total(), matrix.out_of_range), (7, 0));
+        let metrics = evaluate(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
+        assert_eq!(metrics.accuracy, matrix.accuracy());
+        assert_eq!(metrics.accuracy, 4.0 / 7.0);
+        // A matrix too small for the classes counts the rest aside.
+        let small: ConfusionMatrix<2> = confusion_matrix(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
+        assert_eq!(small.counts, [[1, 1], [1, 1]]);
+        assert_eq!(small.out_of_range, 3);
+    }
+
+    #[test]
+    fn probabilities_sum_to_one_and_agree_with_the_predicted_class() {
+        type Net = layers![Dense<f32, 4, 6, Relu>, Dense<f32, 6, 5>];
+        let mut rng = crate::DefaultRng::seed_from_u64(17);
+        let mut net = Net::default();
+        net.initialize(crate::Init::HeUniform, &mut rng).unwrap();
+        let mut scratch = Zeroed::zeroed();
+        for _ in 0..500 {
+            let x: [f32; 4] = core::array::from_fn(|_| (8.0 * unit_interval(&mut rng) - 4.0) as f32);
+            let mut p = [f32::NAN; 5];
+            predict_probabilities(&net, SoftmaxCrossEntropy, &x, &mut scratch, &mut p).unwrap();
+            let sum: f32 = p.iter().sum();
+            // Five terms, each within a few roundings of its exact value.
+            assert!((sum - 1.0).abs() <= 8.0 * f32::EPSILON, "Σp = {sum} for {x:?}");
+            assert!(p.iter().all(|q| (0.0..=1.0).contains(q)), "{p:?}");
+            let class = predict_class(&net, SoftmaxCrossEntropy, &x, &mut scratch).unwrap();
+            let output = *predict(&net, &x, &mut scratch).unwrap();
+            assert_eq!(argmax(&p), class, "{p:?} for {x:?}");
+            assert_eq!(argmax(&output), class, "{output:?} for {x:?}");
+        }
+    }
 }

@@ -46,8 +46,9 @@ pub struct EpochRecord {
     pub train_accuracy: f64,
     /// Test accuracy with the weights at the end of the epoch.
     pub test_accuracy: f64,
-    /// Learning rate used in the epoch.
-    pub learning_rate: f64,
+    /// Learning rate used in the epoch. `f32`, as the networks use it, so
+    /// JSON shows `0.1` rather than its `f64` widening `0.10000000149011612`.
+    pub learning_rate: f32,
 }
 
 /// The result of a finished run.
@@ -142,7 +143,7 @@ where
             loss: metrics.train.loss,
             train_accuracy: metrics.train.accuracy,
             test_accuracy: test_metrics.accuracy,
-            learning_rate: metrics.learning_rate,
+            learning_rate: metrics.learning_rate as f32, // exact: an f32 rate widened to f64
         };
         history.push(record);
         on_epoch(&record);

@@ -5,6 +5,8 @@
 //!   direction they should.
 //! * One and two SGD steps on a one-layer network match, exactly, the update
 //!   rules documented in `core/src/optim.rs`.
+//! * Freezing layers in front of trainable ones leaves those layers' gradient
+//!   bits unchanged (behind a frozen front, backprop stops early).
 //! * Forward and gradient bits follow the documented summation order whether
 //!   or not the core skips zero inputs (it does on devices, and on hosts in
 //!   wide layers), so host and device compute the same bits. All inputs are dyadic rationals
@@ -21,8 +23,8 @@ use common::rng;
 use mlp_core::activation::{Activation, Identity, Relu, Tanh};
 use mlp_core::loss::{Quadratic, SoftmaxCrossEntropy};
 use mlp_core::{
-    Dataset, Dense, EpochMetrics, Init, Network, SgdConfig, TrainConfig, TrainState, Zeroed, accumulate_sample,
-    apply_gradients, layers, train,
+    Chain, Dataset, Dense, DenseGradients, EpochMetrics, Frozen, Init, Network, SgdConfig, TrainConfig, TrainState,
+    Zeroed, accumulate_sample, apply_gradients, layers, train,
 };
 
 type Net = layers![Dense<f32, 2, 12, Tanh>, Dense<f32, 12, 8, Relu>, Dense<f32, 8, 2>];
@@ -116,8 +118,9 @@ fn decay_changes_the_result_and_follows_inverse_time() {
     assert_eq!(history[0].train.loss.to_bits(), base_history[0].train.loss.to_bits());
     for (t, m) in history.iter().enumerate() {
         assert_eq!(m.epoch, t as u32 + 1);
-        assert_eq!(m.learning_rate, 0.1 / (1.0 + 0.5 * t as f64), "epoch {t}");
-        assert_eq!(base_history[t].learning_rate, 0.1);
+        // Reported as the f32 network uses it: rounded from the f64 schedule.
+        assert_eq!(m.learning_rate, f64::from((0.1 / (1.0 + 0.5 * t as f64)) as f32), "epoch {t}");
+        assert_eq!(base_history[t].learning_rate, f64::from(0.1f32));
     }
 }
 
@@ -316,4 +319,46 @@ fn skipping_zero_inputs_never_changes_the_bits() {
     assert_zero_skipping_is_invisible::<Identity, 20, 96>();
     assert_zero_skipping_is_invisible::<Tanh, 20, 96>();
     assert_zero_skipping_is_invisible::<Relu, 20, 64>();
+}
+
+// ---------------------------------------------------------------- frozen layers
+
+fn gradient_bits<const I: usize, const O: usize>(g: &DenseGradients<f32, I, O>) -> Vec<u32> {
+    g.weights.iter().chain(g.biases.iter()).map(|v| v.to_bits()).collect()
+}
+
+/// Behind frozen front layers no gradient is needed past the first trainable
+/// layer, so backprop stops there; the trainable layers must still get the
+/// bits they get when every layer is trainable.
+#[test]
+fn frozen_front_layers_leave_the_trainable_gradients_unchanged() {
+    type FrontFrozen<'a> = layers![Frozen<'a, f32, 2, 12, Tanh>, Dense<f32, 12, 8, Relu>, Dense<f32, 8, 2>];
+    type TwoFrozen<'a> = layers![Frozen<'a, f32, 2, 12, Tanh>, Frozen<'a, f32, 12, 8, Relu>, Dense<f32, 8, 2>];
+    let (inputs, labels) = two_moons(&mut rng(98), 64, 0.15);
+    let mut net = Net::default();
+    net.initialize(Init::GlorotUniform, &mut rng(5)).unwrap();
+    let one: FrontFrozen<'_> = Chain::new(Frozen(&net.head), net.tail.clone());
+    let two: TwoFrozen<'_> = Chain::new(Frozen(&net.head), Chain::new(Frozen(&net.tail.head), net.tail.tail.clone()));
+
+    let mut all = TrainState::<Net>::new();
+    let mut front = TrainState::<FrontFrozen<'_>>::new();
+    let mut both = TrainState::<TwoFrozen<'_>>::new();
+    // ∂L/∂(output of a frozen layer) with nothing trainable in front: never computed.
+    front.deltas.head.fill(f32::NAN);
+    both.deltas.head.fill(f32::NAN);
+    both.deltas.tail.head.fill(f32::NAN);
+    for (x, y) in inputs.iter().zip(&labels) {
+        let expected = accumulate_sample::<_, SoftmaxCrossEntropy, f32, 2>(&net, &mut all, x, y);
+        assert_eq!(accumulate_sample::<_, SoftmaxCrossEntropy, f32, 2>(&one, &mut front, x, y), expected);
+        assert_eq!(accumulate_sample::<_, SoftmaxCrossEntropy, f32, 2>(&two, &mut both, x, y), expected);
+    }
+    let last = gradient_bits(&all.gradients.tail.tail);
+    assert!(last.iter().any(|&b| f32::from_bits(b) != 0.0));
+    assert_eq!(gradient_bits(&front.gradients.tail.head), gradient_bits(&all.gradients.tail.head));
+    assert_eq!(gradient_bits(&front.gradients.tail.tail), last);
+    assert_eq!(gradient_bits(&both.gradients.tail.tail), last);
+    let untouched = |d: &[f32]| d.iter().all(|v| v.is_nan());
+    assert!(untouched(front.deltas.head.as_slice()), "backprop went past the first trainable layer");
+    assert!(untouched(both.deltas.head.as_slice()) && untouched(both.deltas.tail.head.as_slice()));
+    assert!(!untouched(front.deltas.tail.head.as_slice()));
 }

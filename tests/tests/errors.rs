@@ -205,16 +205,33 @@ fn index_type_too_small_for_the_data_set_is_an_error_not_a_panic() {
 
 #[test]
 fn invalid_uniform_range_is_rejected_and_leaves_the_network_alone() {
-    // 1e300 overflows and 1e-50 vanishes in the network's f32.
-    for bad in [f64::NAN, f64::INFINITY, 0.0, -1.0, 1e300, 1e-50] {
+    // 1e300 overflows and 1e-50 vanishes in the network's f32; 1e-40 and half
+    // the smallest normal f32 are subnormal there, so most weights would round to 0.
+    let half_min_normal = f64::from(f32::MIN_POSITIVE) / 2.0;
+    for bad in [f64::NAN, f64::INFINITY, 0.0, -1.0, 1e300, 1e-50, 1e-40, half_min_normal] {
         let mut network = net();
         let before = network.clone();
         let error = network.initialize(Init::Uniform(bad), &mut rng(4)).unwrap_err();
-        assert!(matches!(error, Error::InvalidHyperparameter { name: "initialiser range", .. }), "{error:?}");
-        assert_message(&error, &["initialiser range", "positive and finite"]);
+        assert_eq!(
+            error,
+            Error::InvalidHyperparameter {
+                name: "initialiser range",
+                requirement: "positive and finite in the network's float type, and not subnormal"
+            },
+            "range {bad:e}"
+        );
+        assert_message(&error, &["initialiser range", "positive and finite", "subnormal"]);
         assert_eq!(network, before);
     }
     assert!(net().initialize(Init::Uniform(0.5), &mut rng(4)).is_ok());
+    // An f64 network accepts what is subnormal only in f32.
+    assert!(Init::Uniform(1e-40).is_valid_for::<f64>() && !Init::Uniform(1e-40).is_valid_for::<f32>());
+    // The smallest normal range is accepted, and does not draw all zeros.
+    let mut network = net();
+    network.initialize(Init::Uniform(f64::from(f32::MIN_POSITIVE)), &mut rng(4)).unwrap();
+    let mut weights = network.head.weights.iter().chain(network.tail.weights.iter());
+    assert!(weights.clone().filter(|w| **w != 0.0).count() > 16, "{:?}", network.head.weights);
+    assert!(weights.all(|w| w.abs() <= f32::MIN_POSITIVE));
 }
 
 #[test]
@@ -277,17 +294,90 @@ fn momentum_outside_zero_to_one_is_rejected() {
 
 #[test]
 fn learning_rate_that_vanishes_in_f32_is_rejected() {
-    let tiny = SgdConfig { lr: 1e-50, ..SgdConfig::default() };
-    assert!(tiny.check::<f64>().is_ok());
-    let error = tiny.check::<f32>().unwrap_err();
-    assert_eq!(
-        error,
-        Error::InvalidHyperparameter {
-            name: "learning rate",
-            requirement: "positive and finite in the network's float type"
+    // 1e-50 rounds to 0 in f32, 1e-40 to a subnormal: both fine in f64.
+    for lr in [1e-50, 1e-40] {
+        let tiny = SgdConfig { lr, ..SgdConfig::default() };
+        assert!(tiny.check::<f64>().is_ok());
+        let error = tiny.check::<f32>().unwrap_err();
+        assert_eq!(
+            error,
+            Error::InvalidHyperparameter {
+                name: "learning rate",
+                requirement: "positive and finite in the network's float type, and not subnormal"
+            },
+            "lr {lr:e}"
+        );
+        assert_message(&error, &["learning rate", "float type"]);
+        assert_eq!(train_with(TrainConfig { epochs: 1, batch_size: 2, sgd: tiny }).unwrap_err(), error);
+    }
+    assert!(SgdConfig { lr: f64::from(f32::MIN_POSITIVE), ..SgdConfig::default() }.check::<f32>().is_ok());
+}
+
+#[test]
+fn penalties_that_overflow_f32_are_rejected() {
+    type Setter = (&'static str, fn(f64) -> SgdConfig);
+    let setters: [Setter; 2] =
+        [("l2", |l2| SgdConfig { l2, ..SgdConfig::default() }), ("l1", |l1| SgdConfig { l1, ..SgdConfig::default() })];
+    for (name, with) in setters {
+        // Finite in f64, infinite once rounded to f32: the first step would
+        // make every weight infinite.
+        for huge in [1e300, 1e39] {
+            assert!(with(huge).check::<f64>().is_ok(), "{name} {huge:e}");
+            let error = sgd_error(with(huge));
+            assert_eq!(
+                error,
+                Error::InvalidHyperparameter { name, requirement: "finite in the network's float type" },
+                "{name} {huge:e}"
+            );
+            assert_message(&error, &[name, "finite", "float type"]);
         }
-    );
-    assert_message(&error, &["learning rate", "float type"]);
+        assert!(with(f64::from(f32::MAX)).check::<f32>().is_ok(), "{name}");
+    }
+}
+
+#[test]
+fn decay_that_rounds_the_last_learning_rate_to_zero_is_rejected() {
+    let expected = Error::InvalidHyperparameter {
+        name: "decay",
+        requirement: "small enough that the last epoch's learning rate stays positive and normal in the network's \
+                      float type",
+    };
+    // η = 0.1 / (1 + 1e40·t): epoch 0 learns at 0.1, epoch 1 at 1e-41, a
+    // subnormal in f32 (normal in f64), epoch 2 at 5e-42.
+    let sgd = SgdConfig { decay: 1e40, ..SgdConfig::default() };
+    assert!(sgd.check::<f32>().is_ok(), "SgdConfig::check does not know the epochs");
+    assert!(TrainConfig { epochs: 1, batch_size: 2, sgd }.check::<f32>().is_ok());
+    for epochs in [2, 3, 1000] {
+        let config = TrainConfig { epochs, batch_size: 2, sgd };
+        assert_eq!(config.check::<f32>().unwrap_err(), expected, "{epochs} epochs");
+        assert_eq!(train_with(config).unwrap_err(), expected, "{epochs} epochs");
+        assert!(config.check::<f64>().is_ok(), "{epochs} epochs in f64");
+    }
+    // Rounding to 0 outright, in f64 too.
+    let config = TrainConfig { epochs: 2, batch_size: 2, sgd: SgdConfig { decay: 1e308, ..sgd } };
+    assert_eq!(config.check::<f64>().unwrap_err(), expected);
+    assert_message(&expected, &["decay", "last epoch", "normal"]);
+    // A strong but usable decay passes: the last epoch of 1000 learns at ~1e-7.
+    let config = TrainConfig { epochs: 1000, batch_size: 2, sgd: SgdConfig { decay: 1e3, ..sgd } };
+    assert!(config.check::<f32>().is_ok());
+}
+
+#[test]
+fn epoch_metrics_report_the_learning_rate_rounded_as_used() {
+    let config =
+        TrainConfig { epochs: 3, batch_size: 2, sgd: SgdConfig { lr: 0.1, decay: 0.5, ..SgdConfig::default() } };
+    let data = Dataset::new(&INPUTS, &LABELS).unwrap();
+    let (mut rates, mut order) = (Vec::new(), [0u16; 4]);
+    let sgd = config.check::<f32>().unwrap();
+    train(&mut net(), &mut TrainState::new(), SoftmaxCrossEntropy, data, &mut order, &config, &mut rng(2), |m, _| {
+        rates.push(m.learning_rate);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    let used: Vec<f64> = (0..3).map(|t| f64::from(sgd.step(t, 2).lr)).collect();
+    assert_eq!(rates, used);
+    assert_eq!(rates, [0.1f32, (0.1 / 1.5) as f32, 0.05].map(f64::from));
+    assert_ne!(rates[0], 0.1, "an f32 network cannot learn at exactly 0.1");
 }
 
 #[test]

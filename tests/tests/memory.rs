@@ -23,6 +23,7 @@ type Deep64 = layers![Dense<f64, 16, 12, Tanh>, Dense<f64, 12, 8, Relu>, Dense<f
 type Deep32 = layers![Dense<f32, 16, 12, Tanh>, Dense<f32, 12, 8, Relu>, Dense<f32, 8, 6, Sigmoid>, Dense<f32, 6, 4>];
 type FrozenFirst<'a> = layers![Frozen<'a, f32, 64, 32, Relu>, Dense<f32, 32, 10>];
 type FrozenMiddle<'a> = layers![Dense<f64, 8, 16, Tanh>, Frozen<'a, f64, 16, 16, Tanh>, Dense<f64, 16, 4>];
+type FrozenLast<'a> = layers![Dense<f64, 5, 12, Sigmoid>, Frozen<'a, f64, 12, 3>];
 
 // The constants are usable at compile time, e.g. to size a device's RAM budget.
 const _: () = assert!(Small32::TRAINING_BYTES == 3 * (64 * 32 + 32 + 32 * 10 + 10) * 4 + 2 * (32 + 10) * 4);
@@ -131,6 +132,33 @@ fn frozen_middle_layer() {
     let trainable = (8 * 16 + 16) + (16 * 4 + 4);
     let reference = size_of::<&Dense<f64, 16, 16, Tanh>>();
     check(&net, Counts { network_bytes: trainable * 8 + reference, trainable, units: 16 + 16 + 4, scalar: 8 });
+}
+
+#[test]
+fn single_dense_layer() {
+    // Depth 1: the layer is the whole network, with no `Chain` around it.
+    check_trainable::<Dense<f32, 5, 3, Relu>>(5 * 3 + 3, 3, 4);
+    check_trainable::<Dense<f64, 1, 1>>(2, 1, 8);
+    check_trainable::<Dense<f32, 784, 10>>(784 * 10 + 10, 10, 4);
+}
+
+#[test]
+fn single_frozen_layer() {
+    static ONLY: Dense<f32, 6, 4, Tanh> = Dense::from_columns([[0.0; 4]; 6], [0.0; 4]);
+    let net: Frozen<'_, f32, 6, 4, Tanh> = Frozen(&ONLY);
+    // Nothing to train: no gradient or momentum at all, only the reference and the cache.
+    let reference = size_of::<&Dense<f32, 6, 4, Tanh>>();
+    check(&net, Counts { network_bytes: reference, trainable: 0, units: 4, scalar: 4 });
+    assert_eq!(<Frozen<'_, f32, 6, 4, Tanh> as Network>::GRADIENT_BYTES, 0);
+}
+
+#[test]
+fn frozen_last_layer() {
+    static HEAD: Dense<f64, 12, 3> = Dense::from_columns([[0.0; 3]; 12], [0.0; 3]);
+    let net: FrozenLast<'_> = Chain::new(Dense::zeroed(), Frozen(&HEAD));
+    let trainable = 5 * 12 + 12;
+    let reference = size_of::<&Dense<f64, 12, 3>>();
+    check(&net, Counts { network_bytes: trainable * 8 + reference, trainable, units: 12 + 3, scalar: 8 });
 }
 
 /// A 784→128→10 network, its training state and a few hundred samples, with

@@ -1,5 +1,6 @@
 //! Property tests: softmax, the cross-entropy losses and `predict` hold up for
-//! arbitrary inputs, including huge finite logits and wrong slice lengths.
+//! arbitrary inputs, including huge finite logits, NaN and infinite inputs and
+//! wrong slice lengths.
 
 mod common;
 
@@ -103,12 +104,35 @@ fn net() -> Net {
     net
 }
 
+/// Any `f32` bit pattern's class: NaN, ±∞, normal, subnormal or zero, either
+/// sign, mostly finite so that a whole sample is often finite.
+fn any_f32() -> impl Strategy<Value = f32> {
+    prop_oneof![
+        3 => finite_f32(),
+        1 => prop::num::f32::ANY,
+        1 => prop_oneof![Just(f32::NAN), Just(f32::INFINITY), Just(f32::NEG_INFINITY)],
+    ]
+}
+
 proptest! {
     #[test]
-    fn predict_never_panics_and_checks_the_length(x in prop::collection::vec(any::<f32>(), 0..40)) {
+    fn predict_never_panics_and_checks_length_and_finiteness(
+        x in prop_oneof![
+            prop::collection::vec(any_f32(), 0..40),
+            prop::collection::vec(any_f32(), Net::INPUTS..=Net::INPUTS),
+        ],
+    ) {
         let net = net();
         let mut scratch = Default::default();
-        let expected = if x.len() == Net::INPUTS { None } else { Some(Error::InputLength { expected: 8, found: x.len() }) };
+        // The length is checked first, then every value: NonFiniteInput exactly
+        // when a sample of the right width holds a NaN or an infinity.
+        let expected = if x.len() != Net::INPUTS {
+            Some(Error::InputLength { expected: 8, found: x.len() })
+        } else if x.iter().any(|v| !v.is_finite()) {
+            Some(Error::NonFiniteInput { sample: 0 })
+        } else {
+            None
+        };
         prop_assert_eq!(predict(&net, &x, &mut scratch).err(), expected);
         prop_assert_eq!(predict_class(&net, SoftmaxCrossEntropy, &x, &mut scratch).err(), expected);
         let mut p = [0.0f32; 3];

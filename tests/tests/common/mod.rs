@@ -14,7 +14,7 @@ pub fn rng(seed: u64) -> DefaultRng {
     DefaultRng::seed_from_u64(seed)
 }
 
-/// A uniform draw on `(lo, hi)` from the core's own `[0, 1)` sampler.
+/// A uniform draw on `[lo, hi)` from the core's own `[0, 1)` sampler.
 pub fn uniform<R: rand_core::Rng>(rng: &mut R, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * mlp_core::init::unit_interval(rng)
 }

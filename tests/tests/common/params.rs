@@ -120,7 +120,7 @@ pub fn bits_f32<N: Params<f32>>(net: &N) -> Vec<u32> {
     values(net).iter().map(|v| v.to_bits()).collect()
 }
 
-/// Overwrites every trainable parameter with a uniform draw on `(-scale, scale)`,
+/// Overwrites every trainable parameter with a uniform draw on `[−scale, scale)`,
 /// biases included (the core's initialisers zero the biases, which would leave
 /// the bias paths of a gradient check at a special point).
 pub fn randomize<T: Float, N: Params<T>, R: rand_core::Rng>(net: &mut N, rng: &mut R, scale: f64) {
