@@ -143,6 +143,7 @@ pub fn log_sum_exp<T: Float, const N: usize>(z: &[T; N]) -> T {
 }
 
 /// Largest element; NaN if any element is NaN so that divergence shows.
+#[inline(always)]
 pub(crate) fn max_of<T: Float, const N: usize>(z: &[T; N]) -> T {
     let mut max = z.first().copied().unwrap_or(T::ZERO);
     for &v in z {

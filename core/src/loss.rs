@@ -65,7 +65,7 @@ impl<T: Float, const O: usize> Loss<T, O> for SoftmaxCrossEntropy {
         *target < O
     }
 
-    #[inline]
+    #[inline(always)]
     fn loss_and_gradient(z: &[T; O], target: &usize, gradient: &mut [T; O]) -> T {
         let max = max_of(z);
         let mut sum = T::ZERO;
@@ -121,7 +121,7 @@ impl<T: Float, const O: usize> Loss<T, O> for SigmoidCrossEntropy {
         target.iter().all(|&y| y >= T::ZERO && y <= T::ONE)
     }
 
-    #[inline]
+    #[inline(always)]
     fn loss_and_gradient(z: &[T; O], y: &[T; O], gradient: &mut [T; O]) -> T {
         let mut loss = T::ZERO;
         for ((g, &z), &y) in gradient.iter_mut().zip(z).zip(y) {
@@ -160,7 +160,7 @@ impl<T: Float, const O: usize> Loss<T, O> for Quadratic {
         target.iter().all(|y| y.is_finite())
     }
 
-    #[inline]
+    #[inline(always)]
     fn loss_and_gradient(a: &[T; O], y: &[T; O], gradient: &mut [T; O]) -> T {
         let mut loss = T::ZERO;
         for ((g, &a), &y) in gradient.iter_mut().zip(a).zip(y) {
