@@ -14,9 +14,9 @@
 //! "Relative error < 1e-6" means, precisely: for every derivative checked (each
 //! trainable parameter's gradient summed over the batch, and each input of
 //! each sample), with `a` the backprop value and `n` the finite difference,
-//! `|a − n| / max(|a| + |n|, 1e-4) < 1e-6`. The denominator is the sum of the
-//! two magnitudes, so for `a ≈ n` this is half the usual `|a − n| / |a|`;
-//! where `|a| + |n| < 1e-4` it becomes the absolute bound `|a − n| < 1e-10`.
+//! `|a − n| / max(|a|, |n|, 1e-4) < 1e-6`: the usual relative error, which
+//! where both magnitudes are below 1e-4 becomes the absolute bound
+//! `|a − n| < 1e-10`.
 //! The largest such error over a network's derivatives must be below 1e-6.
 //!
 //! Kinks: ReLU and leaky ReLU are not differentiable at a pre-activation of 0.
@@ -60,7 +60,7 @@ struct Outcome {
 
 impl Outcome {
     fn record(&mut self, index: usize, analytic: f64, numeric: f64) {
-        let error = (analytic - numeric).abs() / (analytic.abs() + numeric.abs()).max(FD_FLOOR);
+        let error = (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(FD_FLOOR);
         self.checked += 1;
         if analytic.abs() > FD_NONZERO {
             self.nonzero += 1;

@@ -15,7 +15,7 @@
 pub const FD_STEP: f64 = 1.0 / 1024.0;
 
 /// Largest accepted relative error between backprop and finite differences,
-/// `|a − n| / max(|a| + |n|, FD_FLOOR)` (the project's requirement for gradient checks).
+/// `|a − n| / max(|a|, |n|, FD_FLOOR)` (the project's requirement for gradient checks).
 pub const FD_MAX_RELATIVE_ERROR: f64 = 1e-6;
 
 /// Floor of the relative error's denominator. Below it a gradient is compared
