@@ -201,6 +201,96 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
         }
     }
 
+    /// [`forward_into`](Self::forward_into) for two samples in one sweep over
+    /// the weights: each sample's sums keep their order, and interleaving two
+    /// independent chains hides the latency of the adds.
+    #[inline(always)]
+    pub(crate) fn forward_pair_into(&self, x: [&[T; I]; 2], a: [&mut [T; O]; 2]) {
+        let [x0, x1] = x;
+        let mut z0 = *column(&self.biases);
+        for zi in z0.iter_mut() {
+            *zi += T::ZERO;
+        }
+        let mut z1 = z0;
+        let skip = skip_zero_inputs::<O>();
+        for ((weights_from_input, &x0j), &x1j) in self.weights.data.0.iter().zip(x0).zip(x1) {
+            // Skip each sample's zero exactly as the single-sample kernel does.
+            match (skip && x0j == T::ZERO, skip && x1j == T::ZERO) {
+                (true, true) => {}
+                (false, false) => {
+                    for ((z0i, z1i), &w) in z0.iter_mut().zip(z1.iter_mut()).zip(weights_from_input) {
+                        *z0i += w * x0j;
+                        *z1i += w * x1j;
+                    }
+                }
+                (false, true) => add_scaled(&mut z0, weights_from_input, x0j),
+                (true, false) => add_scaled(&mut z1, weights_from_input, x1j),
+            }
+        }
+        let [a0, a1] = a;
+        for ((a0i, a1i), (z0i, z1i)) in a0.iter_mut().zip(a1.iter_mut()).zip(z0.into_iter().zip(z1)) {
+            *a0i = A::apply(z0i);
+            *a1i = A::apply(z1i);
+        }
+    }
+
+    /// [`backward_through`](Self::backward_through) for two samples.
+    #[inline(always)]
+    fn backward_through_pair(&self, a: [&[T; O]; 2], delta: [&mut [T; O]; 2], dx: Option<[&mut [T; I]; 2]>) {
+        let [a0, a1] = a;
+        let [delta0, delta1] = delta;
+        for ((d0, d1), (&a0i, &a1i)) in delta0.iter_mut().zip(delta1.iter_mut()).zip(a0.iter().zip(a1)) {
+            *d0 *= A::derivative_from_output(a0i);
+            *d1 *= A::derivative_from_output(a1i);
+        }
+        if let Some([dx0, dx1]) = dx {
+            for ((dx0j, dx1j), weights_from_input) in dx0.iter_mut().zip(dx1.iter_mut()).zip(&self.weights.data.0) {
+                let mut sum0 = T::ZERO;
+                let mut sum1 = T::ZERO;
+                for ((&w, &d0), &d1) in weights_from_input.iter().zip(delta0.iter()).zip(delta1.iter()) {
+                    sum0 += w * d0;
+                    sum1 += w * d1;
+                }
+                *dx0j = sum0;
+                *dx1j = sum1;
+            }
+        }
+    }
+
+    /// [`backward_into`](Self::backward_into) for two consecutive samples: each
+    /// gradient becomes `(g + first) + second`, the same two adds in the same
+    /// order as two single-sample calls, in one sweep over the gradient.
+    #[inline(always)]
+    pub(crate) fn backward_pair_into(
+        &self,
+        x: [&[T; I]; 2],
+        a: [&[T; O]; 2],
+        delta: [&mut [T; O]; 2],
+        grads: &mut DenseGradients<T, I, O>,
+        dx: Option<[&mut [T; I]; 2]>,
+    ) {
+        let [delta0, delta1] = delta;
+        self.backward_through_pair(a, [&mut *delta0, &mut *delta1], dx);
+        let (delta0, delta1) = (&*delta0, &*delta1);
+        for ((g, &d0), &d1) in column_mut(&mut grads.biases).iter_mut().zip(delta0).zip(delta1) {
+            *g = (*g + d0) + d1;
+        }
+        let [x0, x1] = x;
+        let skip = skip_zero_inputs::<O>();
+        for ((g_from_input, &x0j), &x1j) in grads.weights.data.0.iter_mut().zip(x0).zip(x1) {
+            match (skip && x0j == T::ZERO, skip && x1j == T::ZERO) {
+                (true, true) => {}
+                (false, false) => {
+                    for ((g, &d0), &d1) in g_from_input.iter_mut().zip(delta0).zip(delta1) {
+                        *g = (*g + d0 * x0j) + d1 * x1j;
+                    }
+                }
+                (false, true) => add_scaled(g_from_input, delta0, x0j),
+                (true, false) => add_scaled(g_from_input, delta1, x1j),
+            }
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn apply_step(
         &mut self,
@@ -210,6 +300,14 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
     ) {
         step.update_weights(self.weights.as_mut_slice(), grads.weights.as_mut_slice(), velocity.weights.as_mut_slice());
         step.update_biases(self.biases.as_mut_slice(), grads.biases.as_mut_slice(), velocity.biases.as_mut_slice());
+    }
+}
+
+/// `acc += v · s`, element by element.
+#[inline(always)]
+fn add_scaled<T: Float, const N: usize>(acc: &mut [T; N], v: &[T; N], s: T) {
+    for (a, &vi) in acc.iter_mut().zip(v) {
+        *a += vi * s;
     }
 }
 
@@ -241,6 +339,23 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Frozen<'_, T, I, O
         dx: Option<&mut [T; I]>,
     ) {
         self.0.backward_through(a, delta, dx);
+    }
+
+    #[inline(always)]
+    pub(crate) fn forward_pair_into(&self, x: [&[T; I]; 2], a: [&mut [T; O]; 2]) {
+        self.0.forward_pair_into(x, a);
+    }
+
+    #[inline(always)]
+    pub(crate) fn backward_pair_into(
+        &self,
+        _x: [&[T; I]; 2],
+        a: [&[T; O]; 2],
+        delta: [&mut [T; O]; 2],
+        _grads: &mut (),
+        dx: Option<[&mut [T; I]; 2]>,
+    ) {
+        self.0.backward_through_pair(a, delta, dx);
     }
 
     pub(crate) fn draw_weights<R: Rng + ?Sized>(&mut self, _init: Init, _rng: &mut R) {}

@@ -49,11 +49,11 @@ pub use float::Float;
 pub use init::Init;
 pub use layer::{Dense, DenseGradients, Frozen};
 pub use metrics::{ConfusionMatrix, EpochMetrics, Metrics, TrainSummary};
-pub use network::{Chain, Network, TrainState};
+pub use network::{Chain, Network, PairCache, TrainState};
 pub use optim::{Sgd, SgdConfig};
 pub use train::{
     Dataset, SampleIndex, TrainConfig, accumulate_sample, apply_gradients, confusion_matrix, evaluate, predict,
-    predict_class, predict_probabilities, train, train_epoch,
+    predict_class, predict_probabilities, train, train_epoch, train_epoch_paired,
 };
 pub use window::SampleWindow;
 

@@ -141,6 +141,30 @@ pub trait Network: Sized {
         dx: Option<&mut Self::Input>,
     );
 
+    /// [`forward`](Network::forward) for two samples at once, each with its own
+    /// activations. Every value is computed by the same operations in the same
+    /// order as by two calls of `forward`, so the bits are the same; only the
+    /// interleaving differs (two independent chains of adds hide latency).
+    fn forward_pair<'c>(
+        &self,
+        x: [&Self::Input; 2],
+        activations: [&'c mut Self::Activations; 2],
+    ) -> [&'c Self::Output; 2];
+
+    /// [`backward`](Network::backward) for two samples after
+    /// [`forward_pair`](Network::forward_pair): gives `gradients` the same bits
+    /// as `backward` for the first sample followed by `backward` for the
+    /// second (each gradient value becomes `(g + first) + second`), in one
+    /// sweep over the gradients.
+    fn backward_pair(
+        &self,
+        x: [&Self::Input; 2],
+        activations: [&Self::Activations; 2],
+        deltas: [&mut Self::Deltas; 2],
+        gradients: &mut Self::Gradients,
+        dx: Option<[&mut Self::Input; 2]>,
+    );
+
     /// The last layer's output within `activations`.
     fn output(activations: &Self::Activations) -> &Self::Output;
 
@@ -236,6 +260,42 @@ impl<N: Network> Default for TrainState<N> {
     }
 }
 
+/// The second sample's forward and backward values, for training two samples
+/// at a time ([`train_epoch_paired`](crate::train_epoch_paired)); the first
+/// sample's stay in [`TrainState`]. Kept out of `TrainState` so that the RAM a
+/// device needs for one-sample training ([`Network::TRAINING_BYTES`]) does not grow.
+#[derive(Clone, Debug)]
+pub struct PairCache<N: Network> {
+    /// Forward values of the second sample.
+    pub activations: N::Activations,
+    /// Backward values of the second sample.
+    pub deltas: N::Deltas,
+}
+
+impl<N: Network> crate::buffer::sealed::Sealed for PairCache<N> {}
+impl<N: Network> Zeroed for PairCache<N> {
+    fn zeroed() -> Self {
+        PairCache { activations: Zeroed::zeroed(), deltas: Zeroed::zeroed() }
+    }
+    fn set_zero(&mut self) {
+        self.activations.set_zero();
+        self.deltas.set_zero();
+    }
+}
+
+impl<N: Network> PairCache<N> {
+    /// An all-zero cache ([`Network::CACHE_BYTES`] bytes).
+    pub fn new() -> Self {
+        Zeroed::zeroed()
+    }
+}
+
+impl<N: Network> Default for PairCache<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 fn as_input<T, const I: usize>(x: &[T]) -> Result<&[T; I], Error> {
     x.try_into().map_err(|_| Error::InputLength { expected: I, found: x.len() })
 }
@@ -274,6 +334,25 @@ macro_rules! single_layer_network {
             #[inline(always)]
             fn backward(&self, x: &[T; I], activations: &SVector<T, O>, deltas: &mut SVector<T, O>, gradients: &mut $grads, dx: Option<&mut [T; I]>) {
                 self.backward_into(x, column(activations), column_mut(deltas), gradients, dx);
+            }
+
+            #[inline(always)]
+            fn forward_pair<'c>(&self, x: [&[T; I]; 2], activations: [&'c mut SVector<T, O>; 2]) -> [&'c [T; O]; 2] {
+                let [a0, a1] = activations.map(column_mut);
+                self.forward_pair_into(x, [&mut *a0, &mut *a1]);
+                [a0, a1]
+            }
+
+            #[inline(always)]
+            fn backward_pair(
+                &self,
+                x: [&[T; I]; 2],
+                activations: [&SVector<T, O>; 2],
+                deltas: [&mut SVector<T, O>; 2],
+                gradients: &mut $grads,
+                dx: Option<[&mut [T; I]; 2]>,
+            ) {
+                self.backward_pair_into(x, activations.map(column), deltas.map(column_mut), gradients, dx);
             }
 
             fn output(activations: &SVector<T, O>) -> &[T; O] {
@@ -358,6 +437,46 @@ macro_rules! chained_network {
                 let hidden_delta = column_mut(&mut deltas.head);
                 self.tail.backward(hidden, &activations.tail, &mut deltas.tail, &mut gradients.tail, Some(hidden_delta));
                 self.head.backward_into(x, hidden, hidden_delta, &mut gradients.head, dx);
+            }
+
+            #[inline(always)]
+            fn forward_pair<'c>(
+                &self,
+                x: [&[T; I]; 2],
+                activations: [&'c mut Self::Activations; 2],
+            ) -> [&'c Tail::Output; 2] {
+                let [a0, a1] = activations;
+                let (hidden0, hidden1) = (column_mut(&mut a0.head), column_mut(&mut a1.head));
+                self.head.forward_pair_into(x, [&mut *hidden0, &mut *hidden1]);
+                self.tail.forward_pair([hidden0, hidden1], [&mut a0.tail, &mut a1.tail])
+            }
+
+            #[inline(always)]
+            fn backward_pair(
+                &self,
+                x: [&[T; I]; 2],
+                activations: [&Self::Activations; 2],
+                deltas: [&mut Self::Deltas; 2],
+                gradients: &mut Self::Gradients,
+                dx: Option<[&mut [T; I]; 2]>,
+            ) {
+                let hidden = activations.map(|a| column(&a.head));
+                let tail_activations = activations.map(|a| &a.tail);
+                let [d0, d1] = deltas;
+                let tail_deltas = [&mut d0.tail, &mut d1.tail];
+                if !$trainable && dx.is_none() {
+                    self.tail.backward_pair(hidden, tail_activations, tail_deltas, &mut gradients.tail, None);
+                    return;
+                }
+                let (hidden_delta0, hidden_delta1) = (column_mut(&mut d0.head), column_mut(&mut d1.head));
+                self.tail.backward_pair(
+                    hidden,
+                    tail_activations,
+                    tail_deltas,
+                    &mut gradients.tail,
+                    Some([&mut *hidden_delta0, &mut *hidden_delta1]),
+                );
+                self.head.backward_pair_into(x, hidden, [hidden_delta0, hidden_delta1], &mut gradients.head, dx);
             }
 
             fn output(activations: &Self::Activations) -> &Tail::Output {

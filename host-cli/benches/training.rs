@@ -12,8 +12,8 @@ use host_cli::boxed::zeroed_box;
 use mlp_core::activation::Relu;
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::{
-    Dataset, DefaultRng, Dense, Init, Network, SgdConfig, TrainState, Zeroed, accumulate_sample, apply_gradients,
-    layers,
+    Dataset, DefaultRng, Dense, Init, Network, PairCache, SgdConfig, TrainState, Zeroed, accumulate_sample,
+    apply_gradients, layers,
 };
 use rand_core::{Rng, SeedableRng};
 
@@ -74,21 +74,39 @@ fn digits_epoch(c: &mut Criterion) {
     assert_eq!(data.len(), 1438);
     let sgd = SGD.check::<f32>().unwrap();
     let mut group = c.benchmark_group("digits-epoch");
-    for unit in [VectorUnit::Baseline, VectorUnit::Avx2] {
-        group.bench_function(unit.name(), |b| {
-            b.iter_batched_ref(
-                || {
-                    let mut rng = DefaultRng::seed_from_u64(0);
-                    let mut net = zeroed_box::<Digits>();
-                    net.initialize(Init::HeUniform, &mut rng).unwrap();
-                    (net, zeroed_box::<TrainState<Digits>>(), vec![0u32; data.len()], rng)
-                },
-                |(net, state, order, rng)| {
-                    train_epoch_on(unit, &mut **net, state, SoftmaxCrossEntropy, data, order, &sgd, 32, 0, rng).unwrap()
-                },
-                BatchSize::SmallInput,
-            )
-        });
+    for paired in [false, true] {
+        for unit in [VectorUnit::Baseline, VectorUnit::Avx2] {
+            let name = format!("{}{}", unit.name(), if paired { "-paired" } else { "" });
+            group.bench_function(name, |b| {
+                b.iter_batched_ref(
+                    || {
+                        let mut rng = DefaultRng::seed_from_u64(0);
+                        let mut net = zeroed_box::<Digits>();
+                        net.initialize(Init::HeUniform, &mut rng).unwrap();
+                        let pair = zeroed_box::<PairCache<Digits>>();
+                        (net, zeroed_box::<TrainState<Digits>>(), pair, vec![0u32; data.len()], rng)
+                    },
+                    |(net, state, pair, order, rng)| {
+                        let pair = paired.then_some(&mut **pair);
+                        train_epoch_on(
+                            unit,
+                            &mut **net,
+                            state,
+                            pair,
+                            SoftmaxCrossEntropy,
+                            data,
+                            order,
+                            &sgd,
+                            32,
+                            0,
+                            rng,
+                        )
+                        .unwrap()
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+        }
     }
     group.finish();
 }

@@ -8,11 +8,16 @@
 //! instruction: the core vectorises across outputs, never reorders a sum, and
 //! Rust never fuses a multiply and an add, so both paths produce the same bits.
 //! `MLP_VECTOR_UNIT=baseline` forces the baseline path (to compare the two).
+//!
+//! The host also trains two samples at a time ([`mlp_core::train_epoch_paired`]):
+//! twice the independent chains of adds in the forward pass and one sweep over
+//! the gradients for both, with the same operations in the same order, so the
+//! same bits as the device's one-at-a-time [`mlp_core::train_epoch`].
 
 use std::sync::OnceLock;
 
 use mlp_core::loss::Loss;
-use mlp_core::{Dataset, EpochMetrics, Error, Float, Network, SampleIndex, Sgd, TrainState};
+use mlp_core::{Dataset, EpochMetrics, Error, Float, Network, PairCache, SampleIndex, Sgd, TrainState};
 use rand_core::Rng;
 
 /// The widest vector unit the training loop uses on this machine.
@@ -51,12 +56,14 @@ pub fn vector_unit() -> VectorUnit {
 
 macro_rules! epoch_fn {
     ($(#[$attr:meta])* $name:ident) => {
-        /// One pass over the data in a freshly shuffled order; see [`mlp_core::train_epoch`].
+        /// One pass over the data in a freshly shuffled order; see [`mlp_core::train_epoch`]
+        /// and [`mlp_core::train_epoch_paired`].
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
         fn $name<N, L, T, R, Ix, const O: usize>(
             net: &mut N,
             state: &mut TrainState<N>,
+            pair: Option<&mut PairCache<N>>,
             loss: L,
             data: Dataset<'_, N::Input, L::Target>,
             order: &mut [Ix],
@@ -72,9 +79,12 @@ macro_rules! epoch_fn {
             R: Rng + ?Sized,
             Ix: SampleIndex,
         {
-            // `mlp_core::train_epoch` is `#[inline(always)]` down to its kernels,
-            // so it is compiled with this function's target features.
-            mlp_core::train_epoch(net, state, loss, data, order, sgd, batch_size, epoch, rng)
+            // Both epochs are `#[inline(always)]` down to their kernels, so
+            // they are compiled with this function's target features.
+            match pair {
+                Some(pair) => mlp_core::train_epoch_paired(net, state, pair, loss, data, order, sgd, batch_size, epoch, rng),
+                None => mlp_core::train_epoch(net, state, loss, data, order, sgd, batch_size, epoch, rng),
+            }
         }
     };
 }
@@ -87,14 +97,17 @@ epoch_fn!(
 );
 
 /// One pass over the data in a freshly shuffled order on the given vector unit
-/// (normally [`vector_unit()`]); same arguments after `unit`, and the same
-/// result bits, as [`mlp_core::train_epoch`]. A unit this CPU lacks falls back
-/// to the baseline.
+/// (normally [`vector_unit()`]). With a `pair` cache the samples of each batch
+/// go two at a time ([`mlp_core::train_epoch_paired`], faster on a vector
+/// unit); with `None` one at a time, as on a device ([`mlp_core::train_epoch`]).
+/// Every combination gives the same result bits. A unit this CPU lacks falls
+/// back to the baseline.
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch_on<N, L, T, R, Ix, const O: usize>(
     unit: VectorUnit,
     net: &mut N,
     state: &mut TrainState<N>,
+    pair: Option<&mut PairCache<N>>,
     loss: L,
     data: Dataset<'_, N::Input, L::Target>,
     order: &mut [Ix],
@@ -113,10 +126,10 @@ where
     #[cfg(target_arch = "x86_64")]
     if unit == VectorUnit::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the line above confirmed that this CPU has AVX2.
-        return unsafe { train_epoch_avx2(net, state, loss, data, order, sgd, batch_size, epoch, rng) };
+        return unsafe { train_epoch_avx2(net, state, pair, loss, data, order, sgd, batch_size, epoch, rng) };
     }
     let _ = unit;
-    train_epoch_baseline(net, state, loss, data, order, sgd, batch_size, epoch, rng)
+    train_epoch_baseline(net, state, pair, loss, data, order, sgd, batch_size, epoch, rng)
 }
 
 #[cfg(test)]
@@ -131,7 +144,7 @@ mod tests {
     type Net =
         layers![Dense<f32, 20, 72, Relu>, Dense<f32, 72, 12, Tanh>, Dense<f32, 12, 5, LeakyRelu>, Dense<f32, 5, 3>];
 
-    fn trained(unit: VectorUnit) -> Box<Net> {
+    fn trained(unit: VectorUnit, paired: bool) -> Box<Net> {
         let mut rng = DefaultRng::seed_from_u64(5);
         let inputs: Vec<[f32; 20]> = (0..150)
             .map(|_| core::array::from_fn(|_| (mlp_core::init::unit_interval(&mut rng) as f32 - 0.4).max(0.0)))
@@ -143,12 +156,14 @@ mod tests {
         let mut net = crate::boxed::zeroed_box::<Net>();
         net.initialize(Init::HeNormal, &mut rng).unwrap();
         let mut state = crate::boxed::zeroed_box::<TrainState<Net>>();
+        let mut pair = crate::boxed::zeroed_box::<PairCache<Net>>();
         let mut order = vec![0u32; inputs.len()];
         for epoch in 0..4 {
             train_epoch_on(
                 unit,
                 &mut *net,
                 &mut state,
+                paired.then_some(&mut *pair),
                 SoftmaxCrossEntropy,
                 data,
                 &mut order,
@@ -163,9 +178,8 @@ mod tests {
     }
 
     #[test]
-    fn every_vector_unit_gives_the_same_bits() {
-        let baseline = trained(VectorUnit::Baseline);
-        let wide = trained(VectorUnit::Avx2);
+    fn every_vector_unit_gives_the_same_bits_one_or_two_samples_at_a_time() {
+        let baseline = trained(VectorUnit::Baseline, false);
         let bits = |net: &Net| -> Vec<u32> {
             let mut all = Vec::new();
             all.extend(net.head.weights.iter().chain(net.head.biases.iter()).map(|v| v.to_bits()));
@@ -174,7 +188,9 @@ mod tests {
             all.extend(net.tail.tail.tail.weights.iter().chain(net.tail.tail.tail.biases.iter()).map(|v| v.to_bits()));
             all
         };
-        assert_eq!(bits(&baseline), bits(&wide));
+        for (unit, paired) in [(VectorUnit::Avx2, false), (VectorUnit::Baseline, true), (VectorUnit::Avx2, true)] {
+            assert_eq!(bits(&baseline), bits(&trained(unit, paired)), "{} paired: {paired}", unit.name());
+        }
         assert_ne!(bits(&baseline), bits(&trained_untouched()), "training changed the weights");
     }
 

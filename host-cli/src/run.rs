@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::{
-    ConfusionMatrix, Dataset, DefaultRng, Error, Init, Metrics, Network, TrainConfig, TrainState, Zeroed,
+    ConfusionMatrix, Dataset, DefaultRng, Error, Init, Metrics, Network, PairCache, TrainConfig, TrainState, Zeroed,
     confusion_matrix, evaluate,
 };
 use rand_core::SeedableRng;
@@ -117,6 +117,7 @@ where
     let mut net = zeroed_box::<N>();
     net.initialize(options.init, &mut rng)?;
     let mut state = zeroed_box::<TrainState<N>>();
+    let mut pair = zeroed_box::<PairCache<N>>();
     let mut scratch = zeroed_box::<N::Activations>();
     let mut order = vec![0u32; train.len()];
 
@@ -128,6 +129,7 @@ where
             crate::accel::vector_unit(),
             &mut *net,
             &mut state,
+            Some(&mut pair),
             SoftmaxCrossEntropy,
             train,
             &mut order,
