@@ -293,7 +293,9 @@ where
 /// [`train_epoch`] taking the samples of each batch two at a time
 /// ([`Network::forward_pair`], [`Network::backward_pair`]), the second one's
 /// values in `pair`; an odd batch's last sample goes alone. Same arguments
-/// otherwise, and the same bits in the network, `state` and the metrics.
+/// otherwise, and the same bits in the network, the momentum and gradients in
+/// `state`, and the metrics. (The per-sample scratch, `state.activations` and
+/// `state.deltas`, may hold a different sample of the batch afterwards.)
 ///
 /// For hosts: interleaving two samples keeps a vector unit busier. A scalar
 /// FPU gains nothing from it, and the cache costs [`Network::CACHE_BYTES`]

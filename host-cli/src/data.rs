@@ -450,22 +450,23 @@ fn read_csv(mut reader: impl BufRead, format: &CsvFormat) -> Result<Samples, Par
     let mut bytes = Vec::new();
     for line_no in 1.. {
         bytes.clear();
-        // One byte over the limit tells a line that is too long from one that fits exactly.
-        let read = (&mut reader).take(limit as u64 + 1).read_until(b'\n', &mut bytes).map_err(ParseError::Read)?;
+        // Room for the limit and a `\r\n`: a line cut short by `take` keeps
+        // more than `limit` bytes once its (missing) terminator is stripped.
+        let read = (&mut reader).take(limit as u64 + 2).read_until(b'\n', &mut bytes).map_err(ParseError::Read)?;
         if read == 0 {
             break;
         }
         let fail = |problem| ParseError::Line { line: line_no, problem };
-        if bytes.len() > limit && bytes.last() != Some(&b'\n') {
+        let content = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        if content.len() > limit {
             return Err(fail(LineProblem::TooLong { limit }));
         }
         if line_no <= format.header_lines {
             continue;
         }
-        let line = std::str::from_utf8(&bytes).map_err(|_| fail(LineProblem::NotUtf8))?;
+        let line = std::str::from_utf8(content).map_err(|_| fail(LineProblem::NotUtf8))?;
         let line = if line_no == 1 { line.strip_prefix('\u{feff}').unwrap_or(line) } else { line };
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
         }
@@ -600,8 +601,12 @@ mod tests {
     #[test]
     fn a_line_longer_than_the_format_allows_is_refused_without_reading_it_all() {
         let limit = max_line_bytes(&TINY);
-        let fits = format!("{}0,0,1\n", " ".repeat(limit - 7));
-        assert_eq!(parse_csv(fits.as_bytes(), &TINY).unwrap().labels, [1]);
+        for ending in ["\n", "\r\n", ""] {
+            let fits = format!("{}0,0,1{ending}", " ".repeat(limit - 5));
+            assert_eq!(parse_csv(fits.as_bytes(), &TINY).unwrap().labels, [1], "{ending:?}");
+            let over = format!(" {fits}");
+            assert_eq!(problem(&over), (1, LineProblem::TooLong { limit }), "{ending:?}");
+        }
         let long = format!("0,0,1\n{}", "0,".repeat(1 << 20));
         assert_eq!(problem(&long), (2, LineProblem::TooLong { limit }));
     }

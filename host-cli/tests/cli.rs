@@ -357,6 +357,13 @@ fn a_run_no_better_than_chance_is_reported_with_a_warning() {
     assert!(report["train_loss"].as_f64().unwrap() >= chance, "{report}");
     assert!(stderr(&out).contains("warning: the trained network does no better than chance"), "{}", stderr(&out));
     assert!(stderr(&out).contains("smaller learning rate than --lr 5"), "{}", stderr(&out));
+    // A rate too small to move the loss much gets the opposite hint.
+    let out = host_cli(dir.path(), &["train", "digits", "--json", "--hidden", "16", "--epochs", "2", "--lr", "1e-5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the loss is still falling: try more --epochs or a larger learning rate"));
+    // A run that learns gets no warning.
+    let out = host_cli(dir.path(), &["train", "digits", "--json", "--hidden", "16", "--epochs", "2"]);
+    assert!(out.status.success() && stderr(&out).is_empty(), "{}", stderr(&out));
 }
 
 #[test]

@@ -156,7 +156,7 @@ impl Cmd {
         bar.finish_and_clear();
         let outcome = result?.map_err(|e| training_error(e, &plan.options))?;
 
-        warn_if_no_better_than_chance(&outcome, &plan);
+        warn_if_no_better_than_chance(&outcome, &split.train.class_counts(), &plan);
         let report =
             TrainReport::new(plan.spec.name, &data_file, &plan.arch, &plan.options, plan.test_fraction, &outcome);
         let mut out = io::stdout().lock();
@@ -255,20 +255,43 @@ fn hyperparameter_error(e: Error, config: &TrainConfig) -> anyhow::Error {
     anyhow!("invalid {flag} {value}: must be {requirement}")
 }
 
-/// Training that ends no better than guessing usually had too large a
-/// learning rate: the loss blew up without ever reaching NaN. The run is still
-/// reported (it is what was asked for), with a warning on stderr.
-fn warn_if_no_better_than_chance(outcome: &Outcome, plan: &Plan) {
-    // Softmax cross-entropy of predicting every class with equal probability.
-    let chance_loss = (plan.arch.outputs as f64).ln();
-    if outcome.train.loss >= chance_loss {
-        eprintln!(
-            "warning: the trained network does no better than chance (training loss {:.4} >= {chance_loss:.4}, \
-             the loss of guessing every class equally likely); try a smaller learning rate than --lr {}",
-            outcome.train.loss,
-            number(plan.options.train.sgd.lr)
-        );
+/// Training that ends no better than guessing is reported (it is what was
+/// asked for), with a warning on stderr and a hint from the epochs' losses: a
+/// loss that spiked or stopped falling points at too large a learning rate (it
+/// blew up without reaching NaN), one still falling at too little training.
+fn warn_if_no_better_than_chance(outcome: &Outcome, train_counts: &[usize], plan: &Plan) {
+    // Cross-entropy of always predicting the training set's class frequencies.
+    let total: usize = train_counts.iter().sum();
+    let chance_loss: f64 = train_counts
+        .iter()
+        .filter(|&&n| n > 0)
+        .map(|&n| {
+            let p = n as f64 / total as f64;
+            -p * p.ln()
+        })
+        .sum();
+    if outcome.train.loss < chance_loss {
+        return;
     }
+    let losses: Vec<f64> = outcome.history.iter().map(|r| r.loss).collect();
+    let peak = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let lr = number(plan.options.train.sgd.lr);
+    let hint = match losses[..] {
+        _ if peak > 4.0 * chance_loss => {
+            let peak = if peak < 1e4 { format!("{peak:.2}") } else { format!("{peak:.2e}") };
+            format!("an epoch's loss reached {peak}: try a smaller learning rate than --lr {lr}")
+        }
+        [.., before, last] if last < before => {
+            format!("the loss is still falling: try more --epochs or a larger learning rate than --lr {lr}")
+        }
+        [.., _, _] => format!("the loss stopped falling: try a smaller learning rate than --lr {lr}"),
+        _ => format!("try more --epochs or another learning rate than --lr {lr}"),
+    };
+    eprintln!(
+        "warning: the trained network does no better than chance (training loss {:.4} >= {chance_loss:.4}, \
+         the loss of predicting each class with its training frequency); {hint}",
+        outcome.train.loss
+    );
 }
 
 /// One `--hidden` entry: a layer width, spaces around it allowed ("64, 32").
