@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 
 /// Samples in memory: one row of `feature_count` inputs per sample, and its class.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -387,7 +387,7 @@ pub fn load_csv(path: &Path, format: &CsvFormat) -> Result<Samples, DataError> {
         return Err(DataError::Empty { path: path.to_owned() });
     }
     let samples = if is_gzip {
-        read_csv(BufReader::new(MultiGzDecoder::new(file)), format)
+        read_csv(BufReader::new(GzipMembers::new(file)), format)
             .map_err(|e| e.at(path, |source| DataError::BadGzip { path: path.to_owned(), source }))?
     } else if named_gz {
         return Err(DataError::NotGzip { path: path.to_owned() });
@@ -399,6 +399,53 @@ pub fn load_csv(path: &Path, format: &CsvFormat) -> Result<Samples, DataError> {
 }
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// The decompressed text of one or more concatenated gzip members, read as
+/// `gzip -d` reads them: zero bytes after the last member (padding some
+/// writers add) are ignored; anything else there is an error.
+struct GzipMembers<R: BufRead> {
+    /// The member being read; `None` once the input is exhausted.
+    member: Option<GzDecoder<R>>,
+}
+
+impl<R: BufRead> GzipMembers<R> {
+    fn new(input: R) -> Self {
+        GzipMembers { member: Some(GzDecoder::new(input)) }
+    }
+}
+
+impl<R: BufRead> Read for GzipMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(member) = &mut self.member {
+            let read = member.read(buf)?;
+            if read > 0 || buf.is_empty() {
+                return Ok(read);
+            }
+            // The member ended; the buffered decoder has consumed exactly its bytes.
+            let Some(member) = self.member.take() else { break };
+            let mut input = member.into_inner();
+            loop {
+                let rest = input.fill_buf()?;
+                if rest.is_empty() {
+                    break;
+                }
+                if rest.starts_with(&GZIP_MAGIC[..1]) {
+                    self.member = Some(GzDecoder::new(input));
+                    break;
+                }
+                if let Some(at) = rest.iter().position(|&b| b != 0) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("bytes after the end of the compressed data are not gzip (byte {:#04x})", rest[at]),
+                    ));
+                }
+                let zeros = rest.len();
+                input.consume(zeros);
+            }
+        }
+        Ok(0)
+    }
+}
 
 /// Why a stream could not be parsed, before the file name is attached.
 #[derive(Debug)]
@@ -623,6 +670,32 @@ mod tests {
         assert_eq!(check_classes(&samples(&[0, 0, 2])), Err(ClassProblem::SingleSample { class: 2 }));
         // An absent class is fine: only classes with samples are split.
         assert_eq!(check_classes(&samples(&[0, 2, 0, 2])), Ok(()));
+    }
+
+    fn gzip(text: &str) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        io::Write::write_all(&mut encoder, text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn gunzip(bytes: &[u8]) -> io::Result<String> {
+        let mut text = String::new();
+        GzipMembers::new(bytes).read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    #[test]
+    fn gzip_members_concatenate_and_trailing_zeros_are_padding() {
+        let two = [gzip("0,0,1\n"), gzip("1,1,2\n")].concat();
+        assert_eq!(gunzip(&two).unwrap(), "0,0,1\n1,1,2\n");
+        let padded = [two.clone(), vec![0; 5000]].concat();
+        assert_eq!(gunzip(&padded).unwrap(), "0,0,1\n1,1,2\n");
+        let garbage = [two.clone(), vec![0, 0, b'x']].concat();
+        let error = gunzip(&garbage).unwrap_err();
+        assert!(error.to_string().contains("not gzip (byte 0x78)"), "{error}");
+        let truncated = &two[..two.len() - 3];
+        assert!(gunzip(truncated).is_err());
+        assert_eq!(gunzip(&gzip("")).unwrap(), "");
     }
 
     #[test]
