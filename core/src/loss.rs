@@ -6,7 +6,7 @@
 //! with respect to the logits is simply `p - y`, and the loss goes through
 //! log-sum-exp or softplus, so neither overflows nor takes `ln 0`.
 
-use crate::activation::{argmax, log_sum_exp, max_of, sigmoid};
+use crate::activation::{argmax, exp_shifted, log_sum_exp, max_of, sigmoid};
 use crate::float::Float;
 
 /// A training objective for a network with `O` outputs.
@@ -68,10 +68,10 @@ impl<T: Float, const O: usize> Loss<T, O> for SoftmaxCrossEntropy {
     #[inline(always)]
     fn loss_and_gradient(z: &[T; O], target: &usize, gradient: &mut [T; O]) -> T {
         let max = max_of(z);
+        exp_shifted(z, max, gradient);
         let mut sum = T::ZERO;
-        for (g, &v) in gradient.iter_mut().zip(z) {
-            *g = (v - max).exp();
-            sum += *g;
+        for &g in gradient.iter() {
+            sum += g;
         }
         let inv = T::ONE / sum;
         for g in gradient.iter_mut() {
