@@ -78,11 +78,19 @@ impl SgdConfig {
         if momentum >= T::ONE {
             return bad("momentum", "below 1 in the network's float type");
         }
-        if !T::from_f64(self.l2).is_finite() {
-            return bad("l2", "finite in the network's float type");
+        // A non-zero momentum or penalty that vanishes in `T` would be
+        // silently ignored (a momentum of 1e-50 turns Nesterov into plain SGD).
+        let vanishes = |value: f64| value != 0.0 && T::from_f64(value) < T::MIN_POSITIVE;
+        if vanishes(self.momentum) {
+            return bad("momentum", "zero or at least the smallest normal number of the network's float type");
         }
-        if !T::from_f64(self.l1).is_finite() {
-            return bad("l1", "finite in the network's float type");
+        for (name, value) in [("l2", self.l2), ("l1", self.l1)] {
+            if !T::from_f64(value).is_finite() {
+                return bad(name, "finite in the network's float type");
+            }
+            if vanishes(value) {
+                return bad(name, "zero or at least the smallest normal number of the network's float type");
+            }
         }
         Ok(Sgd { config: *self, _scalar: core::marker::PhantomData })
     }

@@ -314,6 +314,34 @@ fn learning_rate_that_vanishes_in_f32_is_rejected() {
 }
 
 #[test]
+fn settings_that_vanish_in_f32_are_rejected() {
+    type Setter = (&'static str, fn(f64) -> SgdConfig);
+    let setters: [Setter; 3] = [
+        ("l2", |l2| SgdConfig { l2, ..SgdConfig::default() }),
+        ("l1", |l1| SgdConfig { l1, ..SgdConfig::default() }),
+        ("momentum", |momentum| SgdConfig { momentum, nesterov: true, ..SgdConfig::default() }),
+    ];
+    for (name, with) in setters {
+        // Positive in f64, zero (1e-50) or subnormal (1e-40) in f32: the
+        // setting would silently do nothing.
+        for tiny in [1e-50, 1e-40] {
+            assert!(with(tiny).check::<f64>().is_ok(), "{name} {tiny:e}");
+            let error = sgd_error(with(tiny));
+            assert_eq!(
+                error,
+                Error::InvalidHyperparameter {
+                    name,
+                    requirement: "zero or at least the smallest normal number of the network's float type"
+                },
+                "{name} {tiny:e}"
+            );
+        }
+        assert!(with(f64::from(f32::MIN_POSITIVE)).check::<f32>().is_ok(), "{name}");
+    }
+    assert!(SgdConfig { l1: 0.0, l2: 0.0, momentum: 0.0, ..SgdConfig::default() }.check::<f32>().is_ok());
+}
+
+#[test]
 fn penalties_that_overflow_f32_are_rejected() {
     type Setter = (&'static str, fn(f64) -> SgdConfig);
     let setters: [Setter; 2] =
