@@ -287,15 +287,17 @@ where
     R: Rng + ?Sized,
     Ix: SampleIndex,
 {
-    run_epoch(net, state, None, loss, data, order, sgd, batch_size, epoch, rng)
+    train_epoch_paired(net, state, None, loss, data, order, sgd, batch_size, epoch, rng)
 }
 
 /// [`train_epoch`] taking the samples of each batch two at a time
-/// ([`Network::forward_pair`], [`Network::backward_pair`]), the second one's
-/// values in `pair`; an odd batch's last sample goes alone. Same arguments
-/// otherwise, and the same bits in the network, the momentum and gradients in
-/// `state`, and the metrics. (The per-sample scratch, `state.activations` and
-/// `state.deltas`, may hold a different sample of the batch afterwards.)
+/// ([`Network::forward_pair`], [`Network::backward_pair`]) when given a
+/// `pair` cache for the second one's values; an odd batch's last sample goes
+/// alone, and with `None` every sample does, exactly as in [`train_epoch`].
+/// Same arguments otherwise, and the same bits in the network, the momentum
+/// and gradients in `state`, and the metrics. (The per-sample scratch,
+/// `state.activations` and `state.deltas`, may hold a different sample of the
+/// batch afterwards.)
 ///
 /// For hosts: interleaving two samples keeps a vector unit busier. A scalar
 /// FPU gains nothing from it, and the cache costs [`Network::CACHE_BYTES`]
@@ -303,31 +305,6 @@ where
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub fn train_epoch_paired<N, L, T, R, Ix, const O: usize>(
-    net: &mut N,
-    state: &mut TrainState<N>,
-    pair: &mut PairCache<N>,
-    loss: L,
-    data: Dataset<'_, N::Input, L::Target>,
-    order: &mut [Ix],
-    sgd: &Sgd<T>,
-    batch_size: usize,
-    epoch: u32,
-    rng: &mut R,
-) -> Result<EpochMetrics, Error>
-where
-    T: Float,
-    N: Network<Scalar = T, Output = [T; O]>,
-    L: Loss<T, O>,
-    R: Rng + ?Sized,
-    Ix: SampleIndex,
-{
-    run_epoch(net, state, Some(pair), loss, data, order, sgd, batch_size, epoch, rng)
-}
-
-/// The body of [`train_epoch`] (`pair` is `None`) and [`train_epoch_paired`].
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn run_epoch<N, L, T, R, Ix, const O: usize>(
     net: &mut N,
     state: &mut TrainState<N>,
     mut pair: Option<&mut PairCache<N>>,

@@ -56,8 +56,7 @@ pub fn vector_unit() -> VectorUnit {
 
 macro_rules! epoch_fn {
     ($(#[$attr:meta])* $name:ident) => {
-        /// One pass over the data in a freshly shuffled order; see [`mlp_core::train_epoch`]
-        /// and [`mlp_core::train_epoch_paired`].
+        /// One pass over the data in a freshly shuffled order; see [`mlp_core::train_epoch_paired`].
         $(#[$attr])*
         #[allow(clippy::too_many_arguments)]
         fn $name<N, L, T, R, Ix, const O: usize>(
@@ -79,12 +78,9 @@ macro_rules! epoch_fn {
             R: Rng + ?Sized,
             Ix: SampleIndex,
         {
-            // Both epochs are `#[inline(always)]` down to their kernels, so
-            // they are compiled with this function's target features.
-            match pair {
-                Some(pair) => mlp_core::train_epoch_paired(net, state, pair, loss, data, order, sgd, batch_size, epoch, rng),
-                None => mlp_core::train_epoch(net, state, loss, data, order, sgd, batch_size, epoch, rng),
-            }
+            // The epoch is `#[inline(always)]` down to its kernels, so it is
+            // compiled with this function's target features.
+            mlp_core::train_epoch_paired(net, state, pair, loss, data, order, sgd, batch_size, epoch, rng)
         }
     };
 }

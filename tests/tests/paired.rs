@@ -54,7 +54,7 @@ where
                         train_epoch_paired(
                             &mut net,
                             state,
-                            &mut pair,
+                            Some(&mut pair),
                             SoftmaxCrossEntropy,
                             data,
                             order,
