@@ -39,24 +39,28 @@ pub(crate) mod sealed {
 /// ```compile_fail,E0277
 /// struct NotFloats(&'static u32);
 /// impl mlp_core::Zeroed for NotFloats {
-///     fn zeroed() -> Self { NotFloats(&0) }
+///     const ZEROED: Self = NotFloats(&0);
 ///     fn set_zero(&mut self) {}
 /// }
 /// ```
-pub trait Zeroed: sealed::Sealed {
+pub trait Zeroed: sealed::Sealed + Sized {
+    /// The all-zero value, as a constant: a `static` initialised with it is
+    /// placed in `.bss` and never passes through the stack (see
+    /// [`TrainState::new`](crate::TrainState::new) for a firmware example).
+    const ZEROED: Self;
     /// A new all-zero buffer, returned by value: fine for small networks; see
     /// [Big networks on a host](Zeroed#big-networks-on-a-host) for big ones.
-    fn zeroed() -> Self;
+    #[inline]
+    fn zeroed() -> Self {
+        Self::ZEROED
+    }
     /// Resets every element to zero in place.
     fn set_zero(&mut self);
 }
 
 impl<T: Float, const R: usize, const C: usize> sealed::Sealed for SMatrix<T, R, C> {}
 impl<T: Float, const R: usize, const C: usize> Zeroed for SMatrix<T, R, C> {
-    #[inline]
-    fn zeroed() -> Self {
-        SMatrix::from_array_storage(ArrayStorage([[T::ZERO; R]; C]))
-    }
+    const ZEROED: Self = SMatrix::from_array_storage(ArrayStorage([[T::ZERO; R]; C]));
     #[inline]
     fn set_zero(&mut self) {
         for v in self.as_mut_slice() {
@@ -67,7 +71,7 @@ impl<T: Float, const R: usize, const C: usize> Zeroed for SMatrix<T, R, C> {
 
 impl sealed::Sealed for () {}
 impl Zeroed for () {
-    fn zeroed() -> Self {}
+    const ZEROED: Self = ();
     fn set_zero(&mut self) {}
 }
 

@@ -53,6 +53,10 @@ pub trait Float:
     fn from_f64(value: f64) -> Self;
     /// Widens to `f64` exactly.
     fn to_f64(self) -> f64;
+    /// Converts a count, rounding to nearest (exact below 2^24 for `f32`).
+    /// One instruction on an FPU, where [`from_f64`](Float::from_f64) of a
+    /// count would be software `f64` arithmetic on a single-precision device.
+    fn from_count(count: usize) -> Self;
     /// e^self, by `libm` (for `f32`, [`expf`]: the same bits).
     fn exp(self) -> Self;
     /// Natural logarithm, by `libm`.
@@ -85,6 +89,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn to_f64(self) -> f64 {
                 self as f64
+            }
+            #[inline(always)]
+            fn from_count(count: usize) -> Self {
+                count as $t
             }
             #[inline(always)]
             fn exp(self) -> Self {

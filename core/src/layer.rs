@@ -93,12 +93,17 @@ pub struct DenseGradients<T, const I: usize, const O: usize> {
 
 impl<T: Float, const I: usize, const O: usize> crate::buffer::sealed::Sealed for DenseGradients<T, I, O> {}
 impl<T: Float, const I: usize, const O: usize> Zeroed for DenseGradients<T, I, O> {
-    fn zeroed() -> Self {
-        DenseGradients { weights: Zeroed::zeroed(), biases: Zeroed::zeroed() }
-    }
+    const ZEROED: Self = DenseGradients::zeroed();
     fn set_zero(&mut self) {
         self.weights.set_zero();
         self.biases.set_zero();
+    }
+}
+
+impl<T: Float, const I: usize, const O: usize> DenseGradients<T, I, O> {
+    /// All zeros: `const`, so a device can keep it in a `static`.
+    pub const fn zeroed() -> Self {
+        DenseGradients { weights: SMatrix::ZEROED, biases: SVector::ZEROED }
     }
 }
 
@@ -118,8 +123,8 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
     /// Returned by value, so it passes through the stack: for a big network on
     /// a host, allocate it zeroed on the heap instead and initialise it there
     /// (see [`Zeroed`](crate::Zeroed#big-networks-on-a-host)).
-    pub fn zeroed() -> Self {
-        Dense { weights: Zeroed::zeroed(), biases: Zeroed::zeroed(), activation: PhantomData }
+    pub const fn zeroed() -> Self {
+        Dense { weights: SMatrix::ZEROED, biases: SVector::ZEROED, activation: PhantomData }
     }
 
     /// Whether every weight and bias is finite.

@@ -58,4 +58,15 @@ pub use train::{
 pub use window::SampleWindow;
 
 /// The default random generator: small, fast, and reproducible from a `u64` seed.
+///
+/// ```
+/// use mlp_core::{DefaultRng, SeedableRng};
+/// let mut a = DefaultRng::seed_from_u64(7);
+/// let mut b = DefaultRng::seed_from_u64(7);
+/// assert_eq!(mlp_core::Rng::next_u64(&mut a), mlp_core::Rng::next_u64(&mut b));
+/// ```
 pub type DefaultRng = rand_xorshift::XorShiftRng;
+
+/// The random-number traits the core's functions take, re-exported so that
+/// firmware can seed [`DefaultRng`] without depending on `rand_core` itself.
+pub use rand_core::{self, Rng, SeedableRng};

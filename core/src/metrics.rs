@@ -1,42 +1,59 @@
 //! What training and evaluation report.
+//!
+//! Every figure is in the network's scalar `T`: on a Cortex-M4F, whose FPU
+//! is single precision, an `f32` network's metrics cost no software `f64`
+//! arithmetic. Losses are summed in `T` in sample order, so a device reports
+//! the same bits as the host. The counts (`correct`, `samples`) are exact,
+//! for a host that wants the accuracy in `f64`.
 
-/// Loss and accuracy over a set of samples.
+use crate::float::Float;
+
+/// Loss and accuracy over a set of samples, in the network's scalar `T`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Metrics {
-    /// Mean per-sample loss (without the regularisation penalty).
-    pub loss: f64,
-    /// Fraction of samples whose predicted class is the target's.
-    pub accuracy: f64,
+pub struct Metrics<T> {
+    /// Mean per-sample loss (without the regularisation penalty), summed in
+    /// `T` sample by sample and divided by `samples`.
+    pub loss: T,
+    /// Fraction of samples whose predicted class is the target's, `correct / samples` rounded to `T`.
+    pub accuracy: T,
+    /// Samples whose predicted class is the target's.
+    pub correct: usize,
     /// Number of samples measured.
     pub samples: usize,
+}
+
+impl<T: Float> Metrics<T> {
+    /// Metrics from a loss summed over `samples` samples and the count of right predictions.
+    pub(crate) fn from_sums(loss_sum: T, correct: usize, samples: usize) -> Self {
+        let n = T::from_count(samples.max(1));
+        Metrics { loss: loss_sum / n, accuracy: T::from_count(correct) / n, correct, samples }
+    }
 }
 
 /// One finished epoch, as handed to the per-epoch hook.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct EpochMetrics {
+pub struct EpochMetrics<T> {
     /// 1-based epoch number.
     pub epoch: u32,
-    /// Learning rate used in this epoch, exactly as the update used it: after
-    /// rounding to the network's float type (`0.1` reads `0.10000000149011612`
-    /// for an `f32` network).
-    pub learning_rate: f64,
+    /// Learning rate used in this epoch, exactly as the update used it.
+    pub learning_rate: T,
     /// Running loss and accuracy over the epoch's samples, each measured
     /// with the weights as they were when the sample was seen.
-    pub train: Metrics,
+    pub train: Metrics<T>,
 }
 
 /// How a finished [`train`](crate::train) run ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct TrainSummary {
+pub struct TrainSummary<T> {
     /// Epochs completed.
     pub epochs: u32,
     /// Whether the hook stopped training before the configured number of epochs.
     pub stopped_early: bool,
     /// Metrics of the last completed epoch.
-    pub last: EpochMetrics,
+    pub last: EpochMetrics<T>,
 }
 
 /// Counts of (actual, predicted) class pairs for `K` classes.
@@ -82,7 +99,8 @@ impl<const K: usize> ConfusionMatrix<K> {
         self.counts.iter().flatten().map(|&c| u64::from(c)).sum()
     }
 
-    /// Fraction on the diagonal (0 when empty).
+    /// Fraction on the diagonal (0 when empty), in `f64`: for reports on a
+    /// host (a device compares the counts, or uses [`Metrics::accuracy`]).
     pub fn accuracy(&self) -> f64 {
         let correct: u64 = (0..K).map(|k| u64::from(self.counts[k][k])).sum();
         match self.total() {

@@ -66,9 +66,7 @@ impl<Head, Tail> Chain<Head, Tail> {
 
 impl<Head: Zeroed, Tail: Zeroed> crate::buffer::sealed::Sealed for Chain<Head, Tail> {}
 impl<Head: Zeroed, Tail: Zeroed> Zeroed for Chain<Head, Tail> {
-    fn zeroed() -> Self {
-        Chain { head: Head::zeroed(), tail: Tail::zeroed() }
-    }
+    const ZEROED: Self = Chain { head: Head::ZEROED, tail: Tail::ZEROED };
     fn set_zero(&mut self) {
         self.head.set_zero();
         self.tail.set_zero();
@@ -226,14 +224,12 @@ pub struct TrainState<N: Network> {
 
 impl<N: Network> crate::buffer::sealed::Sealed for TrainState<N> {}
 impl<N: Network> Zeroed for TrainState<N> {
-    fn zeroed() -> Self {
-        TrainState {
-            activations: Zeroed::zeroed(),
-            deltas: Zeroed::zeroed(),
-            gradients: Zeroed::zeroed(),
-            velocity: Zeroed::zeroed(),
-        }
-    }
+    const ZEROED: Self = TrainState {
+        activations: N::Activations::ZEROED,
+        deltas: N::Deltas::ZEROED,
+        gradients: N::Gradients::ZEROED,
+        velocity: N::Gradients::ZEROED,
+    };
     fn set_zero(&mut self) {
         self.activations.set_zero();
         self.deltas.set_zero();
@@ -245,12 +241,31 @@ impl<N: Network> Zeroed for TrainState<N> {
 impl<N: Network> TrainState<N> {
     /// Fresh state: no momentum, no accumulated gradient.
     ///
-    /// Returned by value, so it passes through the stack: a 784→128→10
+    /// `const`, so firmware keeps the state in a `static` that lands in
+    /// `.bss`: nothing is built on the stack and no `unsafe` is needed. With
+    /// `static_cell`'s `ConstStaticCell`, taken once at start-up:
+    ///
+    /// ```ignore
+    /// static STATE: ConstStaticCell<TrainState<Net>> = ConstStaticCell::new(TrainState::new());
+    /// static NET: ConstStaticCell<Net> = ConstStaticCell::new(Net::ZEROED);
+    /// let (state, net) = (STATE.take(), NET.take()); // &'static mut, no copy
+    /// ```
+    ///
+    /// A `const` of the state is all zeros:
+    ///
+    /// ```
+    /// use mlp_core::{layers, Dense, TrainState, activation::Relu};
+    /// type Net = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+    /// static FRESH: TrainState<Net> = TrainState::new();
+    /// assert!(FRESH.velocity.head.weights.iter().all(|&v| v == 0.0));
+    /// ```
+    ///
+    /// Called at run time it returns by value, through the stack: a 784→128→10
     /// network's state is about 800 KB. On a host, allocate big states zeroed
     /// on the heap instead (see [`Zeroed`](crate::Zeroed#big-networks-on-a-host));
     /// all-zero is exactly the fresh state.
-    pub fn new() -> Self {
-        Zeroed::zeroed()
+    pub const fn new() -> Self {
+        Self::ZEROED
     }
 }
 
@@ -274,9 +289,7 @@ pub struct PairCache<N: Network> {
 
 impl<N: Network> crate::buffer::sealed::Sealed for PairCache<N> {}
 impl<N: Network> Zeroed for PairCache<N> {
-    fn zeroed() -> Self {
-        PairCache { activations: Zeroed::zeroed(), deltas: Zeroed::zeroed() }
-    }
+    const ZEROED: Self = PairCache { activations: N::Activations::ZEROED, deltas: N::Deltas::ZEROED };
     fn set_zero(&mut self) {
         self.activations.set_zero();
         self.deltas.set_zero();
@@ -285,8 +298,8 @@ impl<N: Network> Zeroed for PairCache<N> {
 
 impl<N: Network> PairCache<N> {
     /// An all-zero cache ([`Network::CACHE_BYTES`] bytes).
-    pub fn new() -> Self {
-        Zeroed::zeroed()
+    pub const fn new() -> Self {
+        Self::ZEROED
     }
 }
 
@@ -522,9 +535,7 @@ chained_network!(Frozen<'a, T, I, M, A>, (), 0, false, ['a]);
 
 impl<T: Float, const I: usize, const O: usize, A: Activation> crate::buffer::sealed::Sealed for Dense<T, I, O, A> {}
 impl<T: Float, const I: usize, const O: usize, A: Activation> Zeroed for Dense<T, I, O, A> {
-    fn zeroed() -> Self {
-        Dense::zeroed()
-    }
+    const ZEROED: Self = Dense::zeroed();
     fn set_zero(&mut self) {
         self.weights.set_zero();
         self.biases.set_zero();

@@ -39,11 +39,21 @@ pub struct SgdConfig {
 
 impl Default for SgdConfig {
     fn default() -> Self {
-        SgdConfig { lr: 0.1, momentum: 0.0, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.0 }
+        Self::DEFAULT
     }
 }
 
 impl SgdConfig {
+    /// Plain SGD with a learning rate of 0.1: no momentum, penalty or decay.
+    /// A constant, so firmware can build its configuration in a `const` or `static`:
+    ///
+    /// ```
+    /// use mlp_core::SgdConfig;
+    /// const SGD: SgdConfig = SgdConfig { lr: 0.05, momentum: 0.9, ..SgdConfig::DEFAULT };
+    /// assert_eq!(SGD.l2, 0.0);
+    /// ```
+    pub const DEFAULT: Self = SgdConfig { lr: 0.1, momentum: 0.0, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.0 };
+
     /// Validates every field, both as given and rounded to the network's scalar.
     ///
     /// How far the decay lowers the learning rate depends on the number of
@@ -92,15 +102,28 @@ impl SgdConfig {
                 return bad(name, "zero or at least the smallest normal number of the network's float type");
             }
         }
-        Ok(Sgd { config: *self, _scalar: core::marker::PhantomData })
+        Ok(Sgd {
+            config: *self,
+            lr,
+            momentum,
+            l2: T::from_f64(self.l2),
+            l1: T::from_f64(self.l1),
+            decay: T::from_f64(self.decay),
+        })
     }
 }
 
-/// A validated [`SgdConfig`].
+/// A validated [`SgdConfig`], its values rounded once to the network's
+/// scalar: every step is computed in `T` (no software `f64` on a
+/// single-precision device).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sgd<T> {
     config: SgdConfig,
-    _scalar: core::marker::PhantomData<T>,
+    lr: T,
+    momentum: T,
+    l2: T,
+    l1: T,
+    decay: T,
 }
 
 impl<T: Float> Sgd<T> {
@@ -110,21 +133,23 @@ impl<T: Float> Sgd<T> {
     }
 
     /// The learning rate the update uses in the given 0-based epoch:
-    /// `η₀ / (1 + d·t)` computed in `f64`, then rounded to `T`.
+    /// `η₀ / (1 + d·t)`, computed in `T` from the rounded `η₀` and `d`.
     pub fn learning_rate(&self, epoch: u32) -> T {
-        T::from_f64(self.config.lr / (1.0 + self.config.decay * f64::from(epoch)))
+        if self.decay == T::ZERO {
+            return self.lr;
+        }
+        self.lr / (T::ONE + self.decay * T::from_count(epoch as usize))
     }
 
     /// Coefficients of one step over a batch of `batch_len` samples in `epoch`.
     pub fn step(&self, epoch: u32, batch_len: usize) -> Step<T> {
-        let inv_batch = 1.0 / batch_len.max(1) as f64;
         Step {
             lr: self.learning_rate(epoch),
-            momentum: T::from_f64(self.config.momentum),
+            momentum: self.momentum,
             nesterov: self.config.nesterov,
-            inv_batch: T::from_f64(inv_batch),
-            l2: T::from_f64(self.config.l2),
-            l1: T::from_f64(self.config.l1),
+            inv_batch: T::ONE / T::from_count(batch_len.max(1)),
+            l2: self.l2,
+            l1: self.l1,
         }
     }
 }

@@ -151,11 +151,30 @@ pub struct TrainConfig {
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { epochs: 10, batch_size: 32, sgd: SgdConfig::default() }
+        Self::DEFAULT
     }
 }
 
 impl TrainConfig {
+    /// 10 epochs of batches of 32 with [`SgdConfig::DEFAULT`]. A constant, so
+    /// firmware can keep its configuration in flash:
+    ///
+    /// ```
+    /// use mlp_core::{SgdConfig, TrainConfig};
+    /// static CONFIG: TrainConfig = TrainConfig {
+    ///     epochs: 20,
+    ///     sgd: SgdConfig { lr: 0.05, momentum: 0.9, ..SgdConfig::DEFAULT },
+    ///     ..TrainConfig::DEFAULT
+    /// };
+    /// assert_eq!(CONFIG.batch_size, 32);
+    /// ```
+    pub const DEFAULT: Self = TrainConfig { epochs: 10, batch_size: 32, sgd: SgdConfig::DEFAULT };
+
+    /// [`TrainConfig::DEFAULT`], as a `const fn`.
+    pub const fn new() -> Self {
+        Self::DEFAULT
+    }
+
     /// Validates epochs, batch size and the optimizer ([`SgdConfig::check`]),
     /// and that the decayed learning rate of the last epoch, rounded to `T` as
     /// the update uses it, is still a positive normal number.
@@ -190,6 +209,7 @@ impl TrainConfig {
 pub fn accumulate_sample<N, L, T, const O: usize>(
     net: &N,
     state: &mut TrainState<N>,
+    _loss: L,
     x: &N::Input,
     target: &L::Target,
 ) -> (T, bool)
@@ -279,7 +299,7 @@ pub fn train_epoch<N, L, T, R, Ix, const O: usize>(
     batch_size: usize,
     epoch: u32,
     rng: &mut R,
-) -> Result<EpochMetrics, Error>
+) -> Result<EpochMetrics<T>, Error>
 where
     T: Float,
     N: Network<Scalar = T, Output = [T; O]>,
@@ -308,14 +328,14 @@ pub fn train_epoch_paired<N, L, T, R, Ix, const O: usize>(
     net: &mut N,
     state: &mut TrainState<N>,
     mut pair: Option<&mut PairCache<N>>,
-    _loss: L,
+    loss_fn: L,
     data: Dataset<'_, N::Input, L::Target>,
     order: &mut [Ix],
     sgd: &Sgd<T>,
     batch_size: usize,
     epoch: u32,
     rng: &mut R,
-) -> Result<EpochMetrics, Error>
+) -> Result<EpochMetrics<T>, Error>
 where
     T: Float,
     N: Network<Scalar = T, Output = [T; O]>,
@@ -331,7 +351,7 @@ where
     fill_order(order, data.len())?;
     shuffle(rng, order);
     state.gradients.set_zero();
-    let mut loss_sum = 0.0f64;
+    let mut loss_sum = T::ZERO;
     let mut correct = 0usize;
     for batch in order.chunks(batch_size) {
         let mut singles = batch;
@@ -342,7 +362,7 @@ where
                 let inputs = [&data.inputs[i], &data.inputs[j]];
                 let targets = [&data.targets[i], &data.targets[j]];
                 for (loss, right) in accumulate_pair::<N, L, T, O>(net, state, pair, inputs, targets) {
-                    loss_sum += loss.to_f64();
+                    loss_sum += loss;
                     correct += usize::from(right);
                 }
             }
@@ -350,19 +370,18 @@ where
         }
         for &i in singles {
             let i = i.index();
-            let (loss, right) = accumulate_sample::<N, L, T, O>(net, state, &data.inputs[i], &data.targets[i]);
-            loss_sum += loss.to_f64();
+            let (loss, right) = accumulate_sample(net, state, loss_fn, &data.inputs[i], &data.targets[i]);
+            loss_sum += loss;
             correct += usize::from(right);
         }
         apply_gradients(net, state, sgd, epoch, batch.len());
     }
-    let samples = data.len();
-    let train = Metrics { loss: loss_sum / samples as f64, accuracy: correct as f64 / samples as f64, samples };
+    let train = Metrics::from_sums(loss_sum, correct, data.len());
     // ReLU maps NaN to 0, so NaN weights can hide behind a finite loss.
     if !train.loss.is_finite() || !net.parameters_finite() {
         return Err(Error::Diverged { epoch: epoch.saturating_add(1) });
     }
-    Ok(EpochMetrics { epoch: epoch.saturating_add(1), learning_rate: sgd.learning_rate(epoch).to_f64(), train })
+    Ok(EpochMetrics { epoch: epoch.saturating_add(1), learning_rate: sgd.learning_rate(epoch), train })
 }
 
 fn fill_order<Ix: SampleIndex>(order: &mut [Ix], samples: usize) -> Result<(), Error> {
@@ -421,14 +440,14 @@ pub fn train<N, L, T, R, Ix, H, const O: usize>(
     config: &TrainConfig,
     rng: &mut R,
     mut on_epoch: H,
-) -> Result<TrainSummary, Error>
+) -> Result<TrainSummary<T>, Error>
 where
     T: Float,
     N: Network<Scalar = T, Output = [T; O]>,
     L: Loss<T, O>,
     R: Rng + ?Sized,
     Ix: SampleIndex,
-    H: FnMut(&EpochMetrics, &N) -> ControlFlow<()>,
+    H: FnMut(&EpochMetrics<T>, &N) -> ControlFlow<()>,
 {
     let sgd = config.check::<T>()?;
     let mut summary = TrainSummary::default();
@@ -454,11 +473,11 @@ where
 /// let labels = [0, 1, 1];
 /// let data = Dataset::new(&inputs, &labels).unwrap();
 /// let mut scratch = Default::default();
-/// let metrics: Metrics = evaluate(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
-/// assert_eq!(metrics.samples, 3);
-/// assert!((metrics.accuracy - 2.0 / 3.0).abs() < 1e-12);
+/// let metrics: Metrics<f32> = evaluate(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
+/// assert_eq!((metrics.correct, metrics.samples), (2, 3));
+/// assert_eq!(metrics.accuracy, 2.0 / 3.0);
 /// // Logits 2 and 0: ln(1 + e²) for the wrong sample, ln(1 + e⁻²) for the right ones.
-/// let expected = (2.0 * (1.0 + (-2.0f64).exp()).ln() + (1.0 + 2.0f64.exp()).ln()) / 3.0;
+/// let expected = (2.0 * (1.0 + (-2.0f32).exp()).ln() + (1.0 + 2.0f32.exp()).ln()) / 3.0;
 /// assert!((metrics.loss - expected).abs() < 1e-6);
 /// ```
 pub fn evaluate<N, L, T, const O: usize>(
@@ -466,7 +485,7 @@ pub fn evaluate<N, L, T, const O: usize>(
     activations: &mut N::Activations,
     _loss: L,
     data: Dataset<'_, N::Input, L::Target>,
-) -> Result<Metrics, Error>
+) -> Result<Metrics<T>, Error>
 where
     T: Float,
     N: Network<Scalar = T, Output = [T; O]>,
@@ -474,15 +493,14 @@ where
 {
     data.check_inputs::<N>()?;
     data.check_targets::<L, T, O>()?;
-    let mut loss_sum = 0.0f64;
+    let mut loss_sum = T::ZERO;
     let mut correct = 0usize;
     for (x, target) in data.inputs.iter().zip(data.targets) {
         let output = net.forward(x, activations);
-        loss_sum += L::loss(output, target).to_f64();
+        loss_sum += L::loss(output, target);
         correct += usize::from(L::predicted_class(output) == L::target_class(target));
     }
-    let samples = data.len();
-    Ok(Metrics { loss: loss_sum / samples as f64, accuracy: correct as f64 / samples as f64, samples })
+    Ok(Metrics::from_sums(loss_sum, correct, data.len()))
 }
 
 /// The confusion matrix of `net` on `data` over `K` classes.
@@ -640,8 +658,9 @@ mod tests {
         assert_eq!(matrix.counts, [[1, 1, 0], [1, 1, 0], [1, 0, 2]]);
         assert_eq!((matrix.total(), matrix.out_of_range), (7, 0));
         let metrics = evaluate(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
-        assert_eq!(metrics.accuracy, matrix.accuracy());
-        assert_eq!(metrics.accuracy, 4.0 / 7.0);
+        assert_eq!((metrics.correct, metrics.samples), (4, 7));
+        assert_eq!(matrix.accuracy(), 4.0 / 7.0);
+        assert_eq!(metrics.accuracy, 4.0f32 / 7.0);
         // A matrix too small for the classes counts the rest aside.
         let small: ConfusionMatrix<2> = confusion_matrix(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
         assert_eq!(small.counts, [[1, 1], [1, 1]]);

@@ -46,7 +46,7 @@ where
     let mut group = c.benchmark_group(name);
     group.bench_function("forward", |b| b.iter(|| *net.forward(black_box(&x), &mut state.activations)));
     // One forward and loss first; backward then leaves its inputs unchanged, so it can repeat.
-    accumulate_sample::<N, SoftmaxCrossEntropy, f32, 10>(&net, &mut state, &x, &3);
+    accumulate_sample(&*net, &mut *state, SoftmaxCrossEntropy, &x, &3);
     group.bench_function("backward", |b| {
         b.iter(|| {
             let TrainState { activations, deltas, gradients, .. } = &mut *state;
@@ -54,7 +54,7 @@ where
         })
     });
     group.bench_function("forward+loss+backward", |b| {
-        b.iter(|| accumulate_sample::<N, SoftmaxCrossEntropy, f32, 10>(&net, &mut state, black_box(&x), &3))
+        b.iter(|| accumulate_sample(&*net, &mut *state, SoftmaxCrossEntropy, black_box(&x), &3))
     });
     group.bench_function("sgd_step", |b| b.iter(|| apply_gradients(&mut *net, &mut state, &sgd, 0, 32)));
     group.finish();

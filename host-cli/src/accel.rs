@@ -70,7 +70,7 @@ macro_rules! epoch_fn {
             batch_size: usize,
             epoch: u32,
             rng: &mut R,
-        ) -> Result<EpochMetrics, Error>
+        ) -> Result<EpochMetrics<T>, Error>
         where
             T: Float,
             N: Network<Scalar = T, Output = [T; O]>,
@@ -111,7 +111,7 @@ pub fn train_epoch_on<N, L, T, R, Ix, const O: usize>(
     batch_size: usize,
     epoch: u32,
     rng: &mut R,
-) -> Result<EpochMetrics, Error>
+) -> Result<EpochMetrics<T>, Error>
 where
     T: Float,
     N: Network<Scalar = T, Output = [T; O]>,

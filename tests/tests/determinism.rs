@@ -33,7 +33,7 @@ const BASELINE: SgdConfig = SgdConfig { lr: 0.1, momentum: 0.9, nesterov: false,
 
 /// Initialises from `init_seed`, trains 6 epochs on 200 moons points with
 /// shuffling from `shuffle_seed`, and returns the network and each epoch's metrics.
-fn trained(sgd: SgdConfig, init_seed: u64, shuffle_seed: u64) -> (Net, Vec<EpochMetrics>) {
+fn trained(sgd: SgdConfig, init_seed: u64, shuffle_seed: u64) -> (Net, Vec<EpochMetrics<f32>>) {
     let (inputs, labels) = two_moons(&mut rng(99), 200, 0.15);
     let data = Dataset::new(&inputs, &labels).unwrap();
     let mut net = Net::default();
@@ -63,7 +63,7 @@ fn same_seed_gives_bit_identical_weights() {
     let (a, history_a) = trained(BASELINE, 1, 2);
     let (b, history_b) = trained(BASELINE, 1, 2);
     assert_eq!(bits_f32(&a), bits_f32(&b));
-    let loss_bits = |h: &[EpochMetrics]| h.iter().map(|m| m.train.loss.to_bits()).collect::<Vec<_>>();
+    let loss_bits = |h: &[EpochMetrics<f32>]| h.iter().map(|m| m.train.loss.to_bits()).collect::<Vec<_>>();
     assert_eq!(loss_bits(&history_a), loss_bits(&history_b));
     assert_eq!(history_a.len(), 6);
     // Training moved the weights at all (otherwise the comparisons above prove little).
@@ -119,8 +119,8 @@ fn decay_changes_the_result_and_follows_inverse_time() {
     for (t, m) in history.iter().enumerate() {
         assert_eq!(m.epoch, t as u32 + 1);
         // Reported as the f32 network uses it: rounded from the f64 schedule.
-        assert_eq!(m.learning_rate, f64::from((0.1 / (1.0 + 0.5 * t as f64)) as f32), "epoch {t}");
-        assert_eq!(base_history[t].learning_rate, f64::from(0.1f32));
+        assert_eq!(m.learning_rate, 0.1f32 / (1.0 + 0.5 * t as f32), "epoch {t}");
+        assert_eq!(base_history[t].learning_rate, 0.1f32);
     }
 }
 
@@ -155,8 +155,8 @@ fn one_sgd_step_matches_the_documented_rule() {
     let mut state = TrainState::<One>::new();
     // z₁ = 1/2 − 1/2 + 0 + 1/8 = 1/8,   e₁ = z₁ − 1 = −7/8,  L₁ = ½e₁² = 49/128
     // z₂ = 1 + 1/4 + 0 + 1/8 = 11/8,    e₂ = 11/8,           L₂ = 121/128
-    let (l1, right1) = accumulate_sample::<_, Quadratic, f64, 1>(&net, &mut state, &X[0], &Y[0]);
-    let (l2, _) = accumulate_sample::<_, Quadratic, f64, 1>(&net, &mut state, &X[1], &Y[1]);
+    let (l1, right1) = accumulate_sample(&net, &mut state, Quadratic, &X[0], &Y[0]);
+    let (l2, _) = accumulate_sample(&net, &mut state, Quadratic, &X[1], &Y[1]);
     assert_eq!((l1, l2), (49.0 / 128.0, 121.0 / 128.0));
     // One output: class 1 iff output ≥ 1/2. z₁ = 1/8 → class 0, target 1 → class 1.
     assert!(!right1);
@@ -184,7 +184,7 @@ fn one_sgd_step_matches_the_documented_rule() {
 
 /// Runs two epochs of one full batch each through `train` and returns the
 /// parameters after each epoch, the final velocity and the epoch metrics.
-fn two_epochs(sgd: SgdConfig) -> ([[f64; 4]; 2], [f64; 4], Vec<EpochMetrics>) {
+fn two_epochs(sgd: SgdConfig) -> ([[f64; 4]; 2], [f64; 4], Vec<EpochMetrics<f64>>) {
     let mut net = one_layer();
     let mut state = TrainState::<One>::new();
     let data = Dataset::new(&X, &Y).unwrap();
@@ -296,7 +296,7 @@ fn assert_zero_skipping_is_invisible<A: Activation, const I: usize, const O: usi
         // One sample's gradient with the quadratic loss against target 0:
         // δ_o = a_o·f'(a_o), ∂w_oj = 0 + δ_o·x_j, ∂b_o = 0 + δ_o.
         let mut state = TrainState::<Dense<f32, I, O, A>>::new();
-        accumulate_sample::<_, Quadratic, f32, O>(&layer, &mut state, &x, &[0.0; O]);
+        accumulate_sample(&layer, &mut state, Quadratic, &x, &[0.0; O]);
         for (o, &a) in expected.iter().enumerate() {
             let delta = a * A::derivative_from_output(a);
             assert_eq!(state.gradients.biases[o].to_bits(), (0.0 + delta).to_bits(), "bias gradient {o}");
@@ -348,9 +348,9 @@ fn frozen_front_layers_leave_the_trainable_gradients_unchanged() {
     both.deltas.head.fill(f32::NAN);
     both.deltas.tail.head.fill(f32::NAN);
     for (x, y) in inputs.iter().zip(&labels) {
-        let expected = accumulate_sample::<_, SoftmaxCrossEntropy, f32, 2>(&net, &mut all, x, y);
-        assert_eq!(accumulate_sample::<_, SoftmaxCrossEntropy, f32, 2>(&one, &mut front, x, y), expected);
-        assert_eq!(accumulate_sample::<_, SoftmaxCrossEntropy, f32, 2>(&two, &mut both, x, y), expected);
+        let expected = accumulate_sample(&net, &mut all, SoftmaxCrossEntropy, x, y);
+        assert_eq!(accumulate_sample(&one, &mut front, SoftmaxCrossEntropy, x, y), expected);
+        assert_eq!(accumulate_sample(&two, &mut both, SoftmaxCrossEntropy, x, y), expected);
     }
     let last = gradient_bits(&all.gradients.tail.tail);
     assert!(last.iter().any(|&b| f32::from_bits(b) != 0.0));

@@ -41,7 +41,7 @@ fn assert_message(error: &Error, fragments: &[&str]) {
 }
 
 /// Runs `train` on the small classification set with `config`.
-fn train_with(config: TrainConfig) -> Result<mlp_core::TrainSummary, Error> {
+fn train_with(config: TrainConfig) -> Result<mlp_core::TrainSummary<f32>, Error> {
     let data = Dataset::new(&INPUTS, &LABELS).unwrap();
     let mut net = net();
     let mut order = [0u16; 4];
@@ -402,10 +402,11 @@ fn epoch_metrics_report_the_learning_rate_rounded_as_used() {
         ControlFlow::Continue(())
     })
     .unwrap();
-    let used: Vec<f64> = (0..3).map(|t| f64::from(sgd.step(t, 2).lr)).collect();
+    let used: Vec<f32> = (0..3).map(|t| sgd.step(t, 2).lr).collect();
     assert_eq!(rates, used);
-    assert_eq!(rates, [0.1f32, (0.1 / 1.5) as f32, 0.05].map(f64::from));
-    assert_ne!(rates[0], 0.1, "an f32 network cannot learn at exactly 0.1");
+    // η₀ / (1 + d·t), computed in f32 from the rounded η₀ and d.
+    assert_eq!(rates, [0.1f32, 0.1f32 / 1.5f32, 0.1f32 / 2.0f32]);
+    assert_ne!(f64::from(rates[0]), 0.1, "an f32 network cannot learn at exactly 0.1");
 }
 
 #[test]

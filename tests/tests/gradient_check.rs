@@ -143,7 +143,7 @@ where
 {
     let mut state = TrainState::<N>::new();
     for (x, t) in inputs.iter().zip(targets) {
-        accumulate_sample::<N, L, f64, O>(net, &mut state, x, t);
+        accumulate_sample(net, &mut state, L::default(), x, t);
     }
     let analytic = grads::<f64, N>(&state.gradients);
     assert_eq!(analytic.len(), N::COUNT);

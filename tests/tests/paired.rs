@@ -41,7 +41,7 @@ where
     let sgd = SgdConfig { lr: 0.05, momentum: 0.9, nesterov: true, l2: 1e-3, l1: 1e-4, decay: 0.01 };
     let sgd = sgd.check::<f32>().unwrap();
     for &batch_size in batch_sizes {
-        let run = |paired: bool| -> (Vec<u32>, Vec<u32>, Vec<EpochMetrics>) {
+        let run = |paired: bool| -> (Vec<u32>, Vec<u32>, Vec<EpochMetrics<f32>>) {
             let mut net = net.clone();
             let mut state = TrainState::<N>::new();
             let mut pair = PairCache::<N>::new();

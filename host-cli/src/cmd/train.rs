@@ -270,7 +270,7 @@ fn warn_if_no_better_than_chance(outcome: &Outcome, train_counts: &[usize], plan
             -p * p.ln()
         })
         .sum();
-    if outcome.train.loss < chance_loss {
+    if f64::from(outcome.train.loss) < chance_loss {
         return;
     }
     let losses: Vec<f64> = outcome.history.iter().map(|r| r.loss).collect();
