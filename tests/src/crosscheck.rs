@@ -1,0 +1,602 @@
+//! Golden values for the host↔target cross-checks, computed on the host from
+//! fixed seeds and written as Rust source for the firmware to embed.
+//!
+//! Every `f32` is written as its bit pattern (`u32` hex), so nothing is
+//! parsed or rounded on the way to the device: the firmware turns the arrays
+//! into floats with `const fn`s at compile time and compares its own results
+//! with the expected bits, value by value. Digit images are written as their
+//! raw pixels (`0..=16`); an input is `pixel / 16`, exact in `f32`, as the
+//! host's loader computes it. See `fixtures/crosscheck/README.md`.
+
+use std::fmt::Write as _;
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+use host_cli::data::{DIGITS, Samples};
+use host_cli::split::stratified_split;
+use mlp_core::activation::{Relu, Sigmoid, Tanh, sigmoid};
+use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::{
+    Chain, Dataset, DefaultRng, Dense, DenseGradients, Float, Frozen, Init, Metrics, Network, SgdConfig, TrainConfig,
+    TrainState, Zeroed, accumulate_sample, apply_gradients, evaluate, layers, predict_probabilities, train,
+};
+use rand_core::{Rng, SeedableRng};
+
+/// The digits network of the cross-checks: 64 pixels, 32 ReLU units, 10 logits.
+pub type DigitsNet = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+/// A network with smooth activations, to check `tanh` and the exponential on the target.
+pub type SmoothNet = layers![Dense<f32, 64, 16, Tanh>, Dense<f32, 16, 12, Sigmoid>, Dense<f32, 12, 10>];
+/// [`DigitsNet`] with its first layer frozen: fine-tuning trains only the head.
+pub type TunedNet<'a> = layers![Frozen<'a, f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+/// One digit image as network input.
+pub type Image = [f32; 64];
+/// One value per digit: logits or probabilities.
+pub type Scores = [f32; 10];
+
+/// Where the fixtures live, relative to the repository root.
+pub const DIR: &str = "fixtures/crosscheck";
+/// The command that regenerates them, from the repository root.
+pub const COMMAND: &str = "cargo run -p mlp-tests --bin crosscheck-fixtures";
+
+/// Seed of the stratified train/test split of the digits.
+pub const SPLIT_SEED: u64 = 7;
+/// Fraction of each class held out by that split.
+pub const TEST_FRACTION: f64 = 0.2;
+/// Seed of the host-trained digits network (initialisation, then shuffles).
+pub const DIGITS_SEED: u64 = 11;
+/// Seed of the host-trained smooth network.
+pub const SMOOTH_SEED: u64 = 12;
+/// Seed of the math-routine inputs.
+pub const MATH_SEED: u64 = 13;
+/// Seed of on-device training (initialisation on the device, then shuffles).
+pub const TRAIN_SEED: u64 = 2024;
+/// Seed of on-device fine-tuning (the head's initialisation, then shuffles).
+pub const FINETUNE_SEED: u64 = 2025;
+
+/// How the digits network of the inference fixture is trained on the host.
+pub const DIGITS_CONFIG: TrainConfig = TrainConfig {
+    epochs: 6,
+    batch_size: 32,
+    sgd: SgdConfig { lr: 0.1, momentum: 0.9, nesterov: false, l2: 1e-3, l1: 0.0, decay: 0.0 },
+};
+/// How the smooth network is trained on the host.
+pub const SMOOTH_CONFIG: TrainConfig = TrainConfig {
+    epochs: 8,
+    batch_size: 32,
+    sgd: SgdConfig { lr: 0.2, momentum: 0.9, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.0 },
+};
+/// On-device training.
+pub const TRAIN_CONFIG: TrainConfig = TrainConfig {
+    epochs: 5,
+    batch_size: 16,
+    sgd: SgdConfig { lr: 0.05, momentum: 0.9, nesterov: false, l2: 1e-4, l1: 0.0, decay: 0.0 },
+};
+/// On-device fine-tuning of the head.
+pub const FINETUNE_CONFIG: TrainConfig = TrainConfig {
+    epochs: 4,
+    batch_size: 16,
+    sgd: SgdConfig { lr: 0.05, momentum: 0.9, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.3 },
+};
+/// The initialiser on the device for full training.
+pub const TRAIN_INIT: Init = Init::HeUniform;
+/// The initialiser of the fine-tuned head.
+pub const FINETUNE_INIT: Init = Init::GlorotUniform;
+
+/// Test images in the inference fixture.
+pub const INFERENCE_SAMPLES: usize = 16;
+/// Images in the gradient fixture's minibatch.
+pub const GRADIENT_BATCH: usize = 32;
+/// Sizes of the optimizer fixture's minibatches: a short last one, as at the
+/// end of an epoch, and 1/24 is not exact in binary.
+pub const STEP_BATCHES: [usize; 5] = [24, 24, 24, 24, 13];
+/// Inputs of the math-routine check.
+pub const MATH_VALUES: usize = 256;
+/// Training images per class embedded for on-device training (400 in all:
+/// the order buffer then takes 800 bytes of the 32 KiB).
+pub const TRAIN_PER_CLASS: usize = 40;
+/// Held-out images per class.
+pub const TEST_PER_CLASS: usize = 20;
+
+/// The optimizer cases: each runs [`STEP_BATCHES`] from the host-trained
+/// digits network with a fresh state, step `k` in epoch `k`.
+pub const STEP_CASES: [(&str, SgdConfig); 4] = [
+    ("MOMENTUM_L2", SgdConfig { lr: 0.1, momentum: 0.9, nesterov: false, l2: 1e-3, l1: 0.0, decay: 0.0 }),
+    ("NESTEROV", SgdConfig { lr: 0.05, momentum: 0.9, nesterov: true, l2: 1e-3, l1: 0.0, decay: 0.0 }),
+    ("DECAY", SgdConfig { lr: 0.1, momentum: 0.5, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.3 }),
+    ("L1", SgdConfig { lr: 0.1, momentum: 0.0, nesterov: false, l2: 1e-4, l1: 1e-3, decay: 0.0 }),
+];
+
+/// One generated file: its name in [`DIR`] and its contents.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fixture {
+    /// File name.
+    pub name: &'static str,
+    /// Contents.
+    pub text: String,
+}
+
+/// `fixtures/crosscheck` in this repository.
+pub fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(DIR)
+}
+
+/// Images and labels, as the core's [`Dataset`] borrows them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Images {
+    /// Inputs, `pixel / 16`.
+    pub inputs: Vec<Image>,
+    /// Digits.
+    pub labels: Vec<usize>,
+}
+
+impl Images {
+    fn from_samples(samples: &Samples) -> Result<Self, String> {
+        let inputs = (0..samples.len())
+            .map(|i| Image::try_from(samples.row(i)).map_err(|_| format!("digit {i} is not 64 pixels")))
+            .collect::<Result<_, _>>()?;
+        Ok(Images { inputs, labels: samples.labels.clone() })
+    }
+
+    /// The images as a data set.
+    pub fn dataset(&self) -> Result<Dataset<'_, Image, usize>, String> {
+        Dataset::new(&self.inputs, &self.labels).map_err(|e| e.to_string())
+    }
+
+    /// The first `n` images.
+    fn take(&self, n: usize) -> Images {
+        Images { inputs: self.inputs[..n].to_vec(), labels: self.labels[..n].to_vec() }
+    }
+
+    /// The first `per_class` images of every class, keeping their order.
+    fn stratified(&self, per_class: usize) -> Images {
+        let mut taken = [0usize; 10];
+        let mut out = Images::default();
+        for (x, &label) in self.inputs.iter().zip(&self.labels) {
+            if taken[label] < per_class {
+                taken[label] += 1;
+                out.inputs.push(*x);
+                out.labels.push(label);
+            }
+        }
+        out
+    }
+}
+
+/// The raw pixels of an image; fails unless every input is exactly `pixel / 16`.
+pub fn pixels(x: &Image) -> Result<[u8; 64], String> {
+    let mut out = [0u8; 64];
+    for (p, &v) in out.iter_mut().zip(x) {
+        let raw = v * 16.0;
+        if !(0.0..=16.0).contains(&raw) || raw.fract() != 0.0 {
+            return Err(format!("input {v} is not a pixel in 0..=16 divided by 16"));
+        }
+        *p = raw as u8;
+        if f32::from(*p) / 16.0 != v {
+            return Err(format!("input {v} does not round-trip through its pixel"));
+        }
+    }
+    Ok(out)
+}
+
+/// The digits split into the host's training and held-out parts.
+pub fn digits() -> Result<(Images, Images), String> {
+    let samples = DIGITS.load(None).map_err(|e| e.to_string())?;
+    let split = stratified_split(&samples, TEST_FRACTION, SPLIT_SEED).map_err(|e| e.to_string())?;
+    Ok((Images::from_samples(&split.train)?, Images::from_samples(&split.test)?))
+}
+
+fn run<N, const O: usize>(
+    net: &mut N,
+    data: &Images,
+    config: &TrainConfig,
+    rng: &mut DefaultRng,
+) -> Result<Metrics<f32>, String>
+where
+    N: Network<Scalar = f32, Input = Image, Output = [f32; O]>,
+{
+    let mut state = TrainState::<N>::new();
+    let mut order = vec![0u16; data.inputs.len()];
+    let summary = train(net, &mut state, SoftmaxCrossEntropy, data.dataset()?, &mut order, config, rng, |_, _| {
+        ControlFlow::Continue(())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(summary.last.train)
+}
+
+/// The host-trained digits network.
+pub fn trained_digits(train_set: &Images) -> Result<DigitsNet, String> {
+    let mut rng = DefaultRng::seed_from_u64(DIGITS_SEED);
+    let mut net = DigitsNet::default();
+    net.initialize(Init::HeUniform, &mut rng).map_err(|e| e.to_string())?;
+    run(&mut net, train_set, &DIGITS_CONFIG, &mut rng)?;
+    Ok(net)
+}
+
+/// The host-trained smooth network.
+pub fn trained_smooth(train_set: &Images) -> Result<SmoothNet, String> {
+    let mut rng = DefaultRng::seed_from_u64(SMOOTH_SEED);
+    let mut net = SmoothNet::default();
+    net.initialize(Init::GlorotUniform, &mut rng).map_err(|e| e.to_string())?;
+    run(&mut net, train_set, &SMOOTH_CONFIG, &mut rng)?;
+    Ok(net)
+}
+
+/// Raw outputs and softmax probabilities of every input.
+pub fn infer<N>(net: &N, inputs: &[Image]) -> Result<(Vec<Scores>, Vec<Scores>), String>
+where
+    N: Network<Scalar = f32, Input = Image, Output = [f32; 10]>,
+{
+    let mut activations = N::Activations::zeroed();
+    let mut outputs = Vec::new();
+    let mut probabilities = Vec::new();
+    for x in inputs {
+        outputs.push(*net.forward(x, &mut activations));
+        let mut p = [0.0; 10];
+        predict_probabilities(net, SoftmaxCrossEntropy, x, &mut activations, &mut p).map_err(|e| e.to_string())?;
+        probabilities.push(p);
+    }
+    Ok((outputs, probabilities))
+}
+
+/// The gradient summed over `batch` from a fresh state, and each sample's loss.
+pub fn batch_gradient<N>(net: &N, batch: &Images) -> (TrainState<N>, Vec<f32>)
+where
+    N: Network<Scalar = f32, Input = Image, Output = [f32; 10]>,
+{
+    let mut state = TrainState::<N>::new();
+    let losses = batch
+        .inputs
+        .iter()
+        .zip(&batch.labels)
+        .map(|(x, label)| accumulate_sample(net, &mut state, SoftmaxCrossEntropy, x, label).0)
+        .collect();
+    (state, losses)
+}
+
+/// The network after one step per minibatch, the minibatches `sizes` long
+/// and one after another in `data`, step `k` in epoch `k`.
+pub fn steps(start: &DigitsNet, data: &Images, sizes: &[usize], sgd: &SgdConfig) -> Result<DigitsNet, String> {
+    let sgd = sgd.check::<f32>().map_err(|e| e.to_string())?;
+    if sizes.iter().sum::<usize>() != data.inputs.len() {
+        return Err(format!("minibatches of {sizes:?} do not cover {} samples", data.inputs.len()));
+    }
+    let mut net = start.clone();
+    let mut state = TrainState::<DigitsNet>::new();
+    let mut first = 0;
+    for (epoch, &len) in (0u32..).zip(sizes) {
+        let end = first + len;
+        for (x, label) in data.inputs[first..end].iter().zip(&data.labels[first..end]) {
+            accumulate_sample(&net, &mut state, SoftmaxCrossEntropy, x, label);
+        }
+        apply_gradients(&mut net, &mut state, &sgd, epoch, len);
+        first = end;
+    }
+    Ok(net)
+}
+
+/// Inputs of the math-routine check: special points, then seeded draws on [−20, 20).
+pub fn math_inputs() -> Vec<f32> {
+    let mut values = vec![0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1e-30, -1e-30, 88.0, -87.0, 9.0, -9.0, 20.0, -20.0];
+    let mut rng = DefaultRng::seed_from_u64(MATH_SEED);
+    while values.len() < MATH_VALUES {
+        let u = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        values.push((40.0 * u - 20.0) as f32);
+    }
+    values
+}
+
+/// `exp`, `tanh`, the logistic function and `ln |x|` of every input, as the core computes them.
+pub fn math_outputs(x: &[f32]) -> [Vec<f32>; 4] {
+    [
+        x.iter().map(|&v| Float::exp(v)).collect(),
+        x.iter().map(|&v| Float::tanh(v)).collect(),
+        x.iter().map(|&v| sigmoid(v)).collect(),
+        x.iter().map(|&v| Float::ln(Float::abs(v))).collect(),
+    ]
+}
+
+/// A seed, an initialiser and a training run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Run {
+    /// Seeds the one generator that initialises, then shuffles.
+    pub seed: u64,
+    /// The initialiser.
+    pub init: Init,
+    /// The training run.
+    pub config: TrainConfig,
+}
+
+/// Trains a zeroed digits network on `train_set` as the device does: the
+/// weights are drawn from the run's seed, and the same generator shuffles.
+/// Returns the network and the last epoch's running metrics.
+pub fn device_training(train_set: &Images, run_with: &Run) -> Result<(DigitsNet, Metrics<f32>), String> {
+    let mut rng = DefaultRng::seed_from_u64(run_with.seed);
+    let mut net = DigitsNet::default();
+    net.initialize(run_with.init, &mut rng).map_err(|e| e.to_string())?;
+    let metrics = run(&mut net, train_set, &run_with.config, &mut rng)?;
+    Ok((net, metrics))
+}
+
+/// Fine-tunes a zeroed head behind `features` as the device does (only the head draws weights).
+pub fn device_finetuning(
+    features: &Dense<f32, 64, 32, Relu>,
+    train_set: &Images,
+    run_with: &Run,
+) -> Result<(Dense<f32, 32, 10>, Metrics<f32>), String> {
+    let mut rng = DefaultRng::seed_from_u64(run_with.seed);
+    let mut net: TunedNet<'_> = Chain::new(Frozen(features), Dense::zeroed());
+    net.initialize(run_with.init, &mut rng).map_err(|e| e.to_string())?;
+    let metrics = run(&mut net, train_set, &run_with.config, &mut rng)?;
+    Ok((net.tail, metrics))
+}
+
+/// Mean loss and accuracy on `data`.
+pub fn held_out<N>(net: &N, data: &Images) -> Result<Metrics<f32>, String>
+where
+    N: Network<Scalar = f32, Input = Image, Output = [f32; 10]>,
+{
+    let mut activations = N::Activations::zeroed();
+    evaluate(net, &mut activations, SoftmaxCrossEntropy, data.dataset()?).map_err(|e| e.to_string())
+}
+
+/// Rust source of constants.
+struct Source(String);
+
+const HEADER: &str = "// @generated by `cargo run -p mlp-tests --bin crosscheck-fixtures`: do not edit.\n\
+                      // f32 values are bit patterns (f32::to_bits); see README.md in this directory.\n";
+
+impl Source {
+    fn new(what: &str) -> Self {
+        Source(format!("{HEADER}// {what}\n"))
+    }
+
+    fn doc(&mut self, doc: &str) {
+        for line in doc.lines() {
+            let _ = writeln!(self.0, "\n/// {line}");
+        }
+    }
+
+    fn item(&mut self, doc: &str, declaration: &str, value: &str) {
+        self.doc(doc);
+        let _ = writeln!(self.0, "pub const {declaration} = {value};");
+    }
+
+    /// `[a, b, …]` with `per_line` values a line, indented by `indent`.
+    fn list(values: &[String], per_line: usize, indent: usize) -> String {
+        let pad = " ".repeat(indent + 4);
+        let mut s = String::from("[\n");
+        for line in values.chunks(per_line) {
+            let _ = writeln!(s, "{pad}{},", line.join(", "));
+        }
+        s.push_str(&" ".repeat(indent));
+        s.push(']');
+        s
+    }
+
+    fn bits(values: &[f32]) -> Vec<String> {
+        values.iter().map(|v| format!("0x{:08x}", v.to_bits())).collect()
+    }
+
+    fn floats(&mut self, doc: &str, name: &str, values: &[f32]) {
+        let value = Self::list(&Self::bits(values), 8, 0);
+        self.item(doc, &format!("{name}: [u32; {}]", values.len()), &value);
+    }
+
+    fn float_rows<R: AsRef<[f32]>>(&mut self, doc: &str, name: &str, rows: &[R]) {
+        let width = rows.first().map_or(0, |r| r.as_ref().len());
+        let body: Vec<String> = rows.iter().map(|r| Self::list(&Self::bits(r.as_ref()), 8, 4)).collect();
+        let value = Self::list(&body, 1, 0);
+        self.item(doc, &format!("{name}: [[u32; {width}]; {}]", rows.len()), &value);
+    }
+
+    fn scalar(&mut self, doc: &str, name: &str, value: f32) {
+        self.item(doc, &format!("{name}: u32"), &format!("0x{:08x}", value.to_bits()));
+    }
+
+    fn images(&mut self, doc: &str, name: &str, inputs: &[Image]) -> Result<(), String> {
+        let mut body = Vec::new();
+        for x in inputs {
+            let p = pixels(x)?;
+            body.push(Self::list(&p.iter().map(u8::to_string).collect::<Vec<_>>(), 16, 4));
+        }
+        let value = Self::list(&body, 1, 0);
+        self.item(doc, &format!("{name}: [[u8; 64]; {}]", inputs.len()), &value);
+        Ok(())
+    }
+
+    fn labels(&mut self, doc: &str, name: &str, labels: &[usize]) {
+        let value = Self::list(&labels.iter().map(usize::to_string).collect::<Vec<_>>(), 20, 0);
+        self.item(doc, &format!("{name}: [usize; {}]", labels.len()), &value);
+    }
+
+    fn dense<const I: usize, const O: usize, A>(&mut self, what: &str, prefix: &str, layer: &Dense<f32, I, O, A>) {
+        self.weights(what, prefix, &layer.weights.data.0, layer.biases.as_slice());
+    }
+
+    fn gradients<const I: usize, const O: usize>(&mut self, what: &str, prefix: &str, g: &DenseGradients<f32, I, O>) {
+        self.weights(what, prefix, &g.weights.data.0, g.biases.as_slice());
+    }
+
+    fn weights<const I: usize, const O: usize>(
+        &mut self,
+        what: &str,
+        prefix: &str,
+        columns: &[[f32; O]; I],
+        b: &[f32],
+    ) {
+        self.float_rows(
+            &format!("{what}: weights, one row per input (`Dense::from_columns`)."),
+            &format!("{prefix}_W"),
+            columns,
+        );
+        self.floats(&format!("{what}: biases."), &format!("{prefix}_B"), b);
+    }
+
+    fn sgd(config: &SgdConfig) -> String {
+        let SgdConfig { lr, momentum, nesterov, l2, l1, decay } = *config;
+        format!(
+            "mlp_core::SgdConfig {{ lr: {lr:?}, momentum: {momentum:?}, nesterov: {nesterov}, l2: {l2:?}, l1: {l1:?}, decay: {decay:?} }}"
+        )
+    }
+
+    fn train_config(&mut self, doc: &str, name: &str, config: &TrainConfig) {
+        let TrainConfig { epochs, batch_size, sgd } = *config;
+        let value =
+            format!("mlp_core::TrainConfig {{ epochs: {epochs}, batch_size: {batch_size}, sgd: {} }}", Self::sgd(&sgd));
+        self.item(doc, &format!("{name}: mlp_core::TrainConfig"), &value);
+    }
+
+    fn metrics(&mut self, what: &str, prefix: &str, m: &Metrics<f32>) {
+        self.scalar(&format!("{what}: mean loss."), &format!("{prefix}_LOSS"), m.loss);
+        self.scalar(&format!("{what}: accuracy."), &format!("{prefix}_ACCURACY"), m.accuracy);
+        self.item(
+            &format!("{what}: samples classified right."),
+            &format!("{prefix}_CORRECT: usize"),
+            &m.correct.to_string(),
+        );
+    }
+}
+
+fn init_name(init: Init) -> String {
+    format!("mlp_core::Init::{init:?}")
+}
+
+/// Every fixture file, computed from the seeds above.
+pub fn generate() -> Result<Vec<Fixture>, String> {
+    let (train_set, test_set) = digits()?;
+    let digits_net = trained_digits(&train_set)?;
+    let smooth_net = trained_smooth(&train_set)?;
+
+    // The host-trained networks.
+    let mut networks = Source::new("Networks trained on the host from fixed seeds.");
+    networks.dense("Digits network, layer 1 (64 → 32, ReLU)", "DIGITS_1", &digits_net.head);
+    networks.dense("Digits network, layer 2 (32 → 10, identity)", "DIGITS_2", &digits_net.tail);
+    networks.dense("Smooth network, layer 1 (64 → 16, tanh)", "SMOOTH_1", &smooth_net.head);
+    networks.dense("Smooth network, layer 2 (16 → 12, sigmoid)", "SMOOTH_2", &smooth_net.tail.head);
+    networks.dense("Smooth network, layer 3 (12 → 10, identity)", "SMOOTH_3", &smooth_net.tail.tail);
+
+    // Inference and the math routines.
+    let inputs = test_set.take(INFERENCE_SAMPLES);
+    let mut inference = Source::new("Inference: held-out digits through both networks, and the math routines.");
+    inference.images("Held-out digits: pixels in 0..=16; the input is pixel / 16.", "INPUT_PIXELS", &inputs.inputs)?;
+    inference.labels("Their digits.", "INPUT_LABELS", &inputs.labels);
+    let (outputs, probabilities) = infer(&digits_net, &inputs.inputs)?;
+    inference.float_rows("Digits network: raw outputs (logits).", "DIGITS_OUTPUTS", &outputs);
+    inference.float_rows(
+        "Digits network: `predict_probabilities` with softmax.",
+        "DIGITS_PROBABILITIES",
+        &probabilities,
+    );
+    let (outputs, probabilities) = infer(&smooth_net, &inputs.inputs)?;
+    inference.float_rows("Smooth network: raw outputs.", "SMOOTH_OUTPUTS", &outputs);
+    inference.float_rows("Smooth network: softmax probabilities.", "SMOOTH_PROBABILITIES", &probabilities);
+    let math = math_inputs();
+    let [exp, tanh, logistic, ln] = math_outputs(&math);
+    inference.floats("Inputs of the math routines.", "MATH_INPUTS", &math);
+    inference.floats("`Float::exp` of every input.", "MATH_EXP", &exp);
+    inference.floats("`Float::tanh` of every input.", "MATH_TANH", &tanh);
+    inference.floats("`activation::sigmoid` of every input.", "MATH_SIGMOID", &logistic);
+    inference.floats("`Float::ln` of the absolute value of every input.", "MATH_LN_ABS", &ln);
+
+    // One minibatch's summed gradient.
+    let batch = train_set.take(GRADIENT_BATCH);
+    let mut gradients =
+        Source::new("Gradients: one minibatch summed with `accumulate_sample` from a fresh `TrainState`.");
+    gradients.images("The minibatch: the first training digits of the split.", "BATCH_PIXELS", &batch.inputs)?;
+    gradients.labels("Their digits.", "BATCH_LABELS", &batch.labels);
+    let (state, losses) = batch_gradient(&digits_net, &batch);
+    gradients.floats(
+        "Digits network: each sample's loss, as `accumulate_sample` returns it.",
+        "DIGITS_LOSSES",
+        &losses,
+    );
+    gradients.gradients("Digits network, layer 1 gradient", "DIGITS_GRAD_1", &state.gradients.head);
+    gradients.gradients("Digits network, layer 2 gradient", "DIGITS_GRAD_2", &state.gradients.tail);
+    let (state, losses) = batch_gradient(&smooth_net, &batch);
+    gradients.floats("Smooth network: each sample's loss.", "SMOOTH_LOSSES", &losses);
+    gradients.gradients("Smooth network, layer 1 gradient", "SMOOTH_GRAD_1", &state.gradients.head);
+    gradients.gradients("Smooth network, layer 2 gradient", "SMOOTH_GRAD_2", &state.gradients.tail.head);
+    gradients.gradients("Smooth network, layer 3 gradient", "SMOOTH_GRAD_3", &state.gradients.tail.tail);
+
+    // K optimizer steps per configuration.
+    let step_data = train_set.take(STEP_BATCHES.iter().sum());
+    let mut optimizer = Source::new(
+        "Optimizer steps: from the digits network in network.rs and a fresh `TrainState`, one\n\
+         // `apply_gradients` per minibatch (summed with `accumulate_sample`), step k in epoch k.",
+    );
+    optimizer.images("The minibatches' digits, one after another.", "STEP_PIXELS", &step_data.inputs)?;
+    optimizer.labels("Their digits.", "STEP_LABELS", &step_data.labels);
+    optimizer.labels("Samples in each minibatch; step k uses epoch k.", "STEP_BATCHES", &STEP_BATCHES);
+    for (name, sgd) in &STEP_CASES {
+        let after = steps(&digits_net, &step_data, &STEP_BATCHES, sgd)?;
+        optimizer.item(
+            &format!("Case {name}: the optimizer."),
+            &format!("{name}_SGD: mlp_core::SgdConfig"),
+            &Source::sgd(sgd),
+        );
+        optimizer.dense(&format!("Case {name}, layer 1 after the steps"), &format!("{name}_1"), &after.head);
+        optimizer.dense(&format!("Case {name}, layer 2 after the steps"), &format!("{name}_2"), &after.tail);
+    }
+
+    // The on-device data.
+    let device_train = train_set.stratified(TRAIN_PER_CLASS);
+    let device_test = test_set.stratified(TEST_PER_CLASS);
+    let mut subsets = Source::new("Digits for on-device training: stratified subsets of the host's split.");
+    subsets.images(
+        &format!("Training digits: the first {TRAIN_PER_CLASS} of each class in the training split."),
+        "TRAIN_PIXELS",
+        &device_train.inputs,
+    )?;
+    subsets.labels("Their digits.", "TRAIN_LABELS", &device_train.labels);
+    subsets.images(
+        &format!("Held-out digits: the first {TEST_PER_CLASS} of each class in the test split."),
+        "TEST_PIXELS",
+        &device_test.inputs,
+    )?;
+    subsets.labels("Their digits.", "TEST_LABELS", &device_test.labels);
+
+    // Full training on the device.
+    let (trained, last_epoch) =
+        device_training(&device_train, &Run { seed: TRAIN_SEED, init: TRAIN_INIT, config: TRAIN_CONFIG })?;
+    let test_metrics = held_out(&trained, &device_test)?;
+    let mut training = Source::new(
+        "On-device training: a zeroed digits network initialised on the device with\n\
+         // `Network::initialize(TRAIN_INIT, &mut DefaultRng::seed_from_u64(TRAIN_SEED))`, then `train` with\n\
+         // the same generator on the training digits of subsets.rs (order buffer of `u16`).",
+    );
+    training.item("Seed of the generator.", "TRAIN_SEED: u64", &TRAIN_SEED.to_string());
+    training.item("The initialiser.", "TRAIN_INIT: mlp_core::Init", &init_name(TRAIN_INIT));
+    training.train_config("The training run.", "TRAIN_CONFIG", &TRAIN_CONFIG);
+    training.dense("Trained layer 1", "TRAINED_1", &trained.head);
+    training.dense("Trained layer 2", "TRAINED_2", &trained.tail);
+    training.metrics("Last epoch's running metrics (`TrainSummary::last.train`)", "LAST_EPOCH", &last_epoch);
+    training.metrics("Held-out digits (`evaluate`)", "TEST", &test_metrics);
+
+    // Fine-tuning behind the frozen first layer.
+    let finetune_run = Run { seed: FINETUNE_SEED, init: FINETUNE_INIT, config: FINETUNE_CONFIG };
+    let (head, last_epoch) = device_finetuning(&digits_net.head, &device_train, &finetune_run)?;
+    let tuned: TunedNet<'_> = Chain::new(Frozen(&digits_net.head), head);
+    let test_metrics = held_out(&tuned, &device_test)?;
+    let mut finetune = Source::new(
+        "On-device fine-tuning: layer 1 of the digits network in network.rs, frozen in flash, and a\n\
+         // zeroed head initialised with `initialize(FINETUNE_INIT, &mut DefaultRng::seed_from_u64(FINETUNE_SEED))`\n\
+         // (only the head draws), then `train` with the same generator on the training digits of subsets.rs.",
+    );
+    finetune.item("Seed of the generator.", "FINETUNE_SEED: u64", &FINETUNE_SEED.to_string());
+    finetune.item("The head's initialiser.", "FINETUNE_INIT: mlp_core::Init", &init_name(FINETUNE_INIT));
+    finetune.train_config("The training run.", "FINETUNE_CONFIG", &FINETUNE_CONFIG);
+    let tuned_head = &tuned.tail;
+    finetune.dense("Trained head", "TUNED_2", tuned_head);
+    finetune.metrics("Last epoch's running metrics", "LAST_EPOCH", &last_epoch);
+    finetune.metrics("Held-out digits", "TEST", &test_metrics);
+
+    Ok(vec![
+        Fixture { name: "network.rs", text: networks.0 },
+        Fixture { name: "inference.rs", text: inference.0 },
+        Fixture { name: "gradients.rs", text: gradients.0 },
+        Fixture { name: "optimizer.rs", text: optimizer.0 },
+        Fixture { name: "subsets.rs", text: subsets.0 },
+        Fixture { name: "training.rs", text: training.0 },
+        Fixture { name: "finetune.rs", text: finetune.0 },
+    ])
+}
