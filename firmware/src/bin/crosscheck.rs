@@ -167,11 +167,14 @@ fn inference_smooth(activations: &mut <SmoothNet as Network>::Activations) -> bo
     infer("smooth (tanh, sigmoid)", &SMOOTH, activations, &inference::SMOOTH_OUTPUTS, &inference::SMOOTH_PROBABILITIES)
 }
 
+/// A math routine's name, the routine, and its expected values.
+type Routine = (&'static str, fn(f32) -> f32, &'static [u32; 256]);
+
 /// The core's exponential, `tanh`, logistic function and logarithm.
 fn math() -> bool {
     let mut ok = true;
     let mut out = [0.0f32; 256];
-    let routines: [(&str, fn(f32) -> f32, &[u32; 256]); 4] = [
+    let routines: [Routine; 4] = [
         ("exp", Float::exp, &inference::MATH_EXP),
         ("tanh", Float::tanh, &inference::MATH_TANH),
         ("sigmoid", sigmoid, &inference::MATH_SIGMOID),
