@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# Prepares this machine to build mlp-core for thumbv7em-none-eabihf (Cortex-M4F)
-# and to run the checks in .ci/run. Idempotent, non-interactive, silent when
+# Prepares this machine to build mlp-core and the firmware for
+# thumbv7em-none-eabihf (Cortex-M4F), to run the firmware under QEMU, and to
+# run the checks in .ci/run. Idempotent, non-interactive, silent when
 # everything is already in place.
 #
 # Two routes to the target:
 #   rustup  - `rustup target add thumbv7em-none-eabihf` (preferred);
 #   debian  - Debian's rustc-web/cargo-web with the standard library source,
 #             building `core` with -Zbuild-std (when rustup cannot download).
-# The route in use is written to target/target-route for scripts/test-all.sh.
+# The route in use is written to target/target-route for scripts/target-cargo.sh.
+# Both routes also get qemu-system-arm (runs the firmware), binutils-arm-none-eabi
+# (objdump, nm and size check its ELFs; ld links it on the Debian route) and
+# defmt-print (decodes its log).
 # MLP_TARGET_ROUTE=rustup|debian forces one route (default: auto).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,7 +93,7 @@ fi
 
 if [ -z "$route" ]; then
     # rust-web-src: the standard library source for -Zbuild-std;
-    # binutils-arm-none-eabi: arm-none-eabi-ld links the nostd-check binary
+    # binutils-arm-none-eabi: arm-none-eabi-ld links the firmware
     # (Debian's rust-lld needs extra packages).
     apt_install rustc-web cargo-web rust-web-src binutils-arm-none-eabi
     # An older install (or stale package lists) may predate the workspace's rust-version.
@@ -100,6 +104,26 @@ if [ -z "$route" ]; then
         apt_get_install rustc-web cargo-web rust-web-src
     fi
     route=debian
+fi
+
+# Installing qemu-system-arm may replace a newer qemu-utils; nothing here needs it.
+apt_install qemu-system-arm binutils-arm-none-eabi
+
+# defmt-print decodes the firmware's log (scripts/run-qemu.sh). Pinned: it
+# must read the wire format of the firmware's defmt 1.x.
+DEFMT_PRINT_VERSION=1.2.0
+cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin
+if ! command -v defmt-print >/dev/null && [ ! -x "$cargo_bin/defmt-print" ]; then
+    say "installing defmt-print $DEFMT_PRINT_VERSION with cargo install (a minute or two)"
+    if [ "$route" = rustup ]; then
+        host_cargo=(env -u RUSTC -u RUSTFLAGS -u CARGO_BUILD_TARGET cargo)
+    else
+        host_cargo=(env -u RUSTUP_TOOLCHAIN -u RUSTFLAGS -u CARGO_BUILD_TARGET RUSTC=/usr/bin/rustc /usr/bin/cargo)
+    fi
+    log=$(mktemp)
+    "${host_cargo[@]}" install defmt-print --locked --version "$DEFMT_PRINT_VERSION" >"$log" 2>&1 ||
+        { cat "$log" >&2; rm -f "$log"; exit 1; }
+    rm -f "$log"
 fi
 
 mkdir -p target

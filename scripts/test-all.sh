@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: the workspace's unit, integration and doc tests on the host,
-# mlp-core's builds for thumbv7em-none-eabihf (with and without defmt), and the
-# nostd-check binary, which links mlp-core with no heap allocator.
+# Runs every test: the workspace's unit, integration and doc tests on the host
+# (among them tests/tests/firmware.rs, which builds firmware/ and runs each of
+# its programs under QEMU), and mlp-core's builds for thumbv7em-none-eabihf
+# with and without defmt (the firmware always has it on).
 # Stops at the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 
 started=$SECONDS
 current="setup"
@@ -34,36 +34,10 @@ step "doc tests: ${cargo_test[*]} --workspace --doc"
 step "exhaustive: f32 exp against libm over all 2^32 inputs (release)"
 cargo test --release -p mlp-core --lib -- --ignored
 
-# Cargo for thumbv7em-none-eabihf by the route setup-target.sh chose.
-if [ "$route" = debian ]; then
-    # Debian's cargo by path (rustup's proxy would ignore -Z flags), its own
-    # rustc (rustup's has no std source), nightly flags on a stable compiler,
-    # and a separate target dir so the two compilers never share artifacts.
-    tcargo() {
-        local cmd=$1
-        shift
-        env -u RUSTUP_TOOLCHAIN -u RUSTFLAGS -u CARGO_BUILD_TARGET -u RUSTC_WRAPPER -u CARGO_TARGET_DIR \
-            RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
-            CARGO_TARGET_THUMBV7EM_NONE_EABIHF_LINKER=arm-none-eabi-ld \
-            /usr/bin/cargo "$cmd" -Zbuild-std=core,compiler_builtins -Zbuild-std-features=compiler-builtins-mem \
-            --target-dir target/debian "$@"
-    }
-else
-    tcargo() { env -u RUSTFLAGS -u CARGO_BUILD_TARGET cargo "$@"; }
-fi
-
 step "mlp-core for thumbv7em-none-eabihf"
-tcargo build -p mlp-core --target thumbv7em-none-eabihf
+scripts/target-cargo.sh build -p mlp-core --target thumbv7em-none-eabihf
 step "mlp-core for thumbv7em-none-eabihf, --features defmt"
-tcargo build -p mlp-core --target thumbv7em-none-eabihf --features defmt
-
-# nostd-check has its own .cargo/config.toml, read only from its directory.
-cd "$root/nostd-check"
-step "nostd-check: link without an allocator"
-tcargo build --release
-step "nostd-check: link without an allocator, --features defmt"
-tcargo build --release --features defmt
-cd "$root"
+scripts/target-cargo.sh build -p mlp-core --target thumbv7em-none-eabihf --features defmt
 
 trap - ERR
 printf '\n==> all tests passed in %ds (target route: %s)\n' $((SECONDS - started)) "$route"
