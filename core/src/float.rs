@@ -73,6 +73,9 @@ pub trait Float:
     fn is_finite(self) -> bool;
     /// Not a number.
     fn is_nan(self) -> bool;
+    /// Whether both values are ±0, tested on their bits: on a device one
+    /// integer test for two inputs instead of two floating-point compares.
+    fn both_zero(a: Self, b: Self) -> bool;
 }
 
 macro_rules! impl_float {
@@ -125,6 +128,11 @@ macro_rules! impl_float {
             #[inline(always)]
             fn is_nan(self) -> bool {
                 <$t>::is_nan(self)
+            }
+            #[inline(always)]
+            fn both_zero(a: Self, b: Self) -> bool {
+                // Shifting out the sign leaves zero exactly for +0 and −0.
+                (a.to_bits() | b.to_bits()) << 1 == 0
             }
         }
     };
