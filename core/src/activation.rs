@@ -175,10 +175,11 @@ pub(crate) fn max_of<T: Float, const N: usize>(z: &[T; N]) -> T {
 
 /// Index of the largest element (the first on ties).
 pub fn argmax<T: Float>(values: &[T]) -> usize {
-    let mut best = 0;
+    let Some(&first) = values.first() else { return 0 };
+    let (mut best, mut best_value) = (0, first);
     for (i, &v) in values.iter().enumerate() {
-        if v > values[best] {
-            best = i;
+        if v > best_value {
+            (best, best_value) = (i, v);
         }
     }
     best

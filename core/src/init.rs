@@ -139,7 +139,12 @@ pub fn index_below<R: Rng + ?Sized>(rng: &mut R, bound: NonZeroUsize) -> usize {
 pub fn shuffle<R: Rng + ?Sized, I>(rng: &mut R, order: &mut [I]) {
     for i in (1..order.len()).rev() {
         let j = index_below(rng, NonZeroUsize::MIN.saturating_add(i));
-        order.swap(i, j);
+        // `swap(i, j)` without its bounds checks (a panic path on a device):
+        // j ≤ i < len.
+        let (front, back) = order.split_at_mut(i);
+        if let (Some(a), Some(b)) = (front.get_mut(j), back.first_mut()) {
+            core::mem::swap(a, b);
+        }
     }
 }
 

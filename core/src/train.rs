@@ -63,6 +63,14 @@ impl<'a, X, Y> Dataset<'a, X, Y> {
         self.targets
     }
 
+    /// Sample `i` of a shuffle order. `fill_order` writes only indices below
+    /// the length, so this is never `None`; the check costs one compare and
+    /// keeps a panic path (an index out of bounds) out of firmware.
+    #[inline(always)]
+    fn sample(&self, i: usize) -> Option<(&'a X, &'a Y)> {
+        self.inputs.get(i).zip(self.targets.get(i))
+    }
+
     /// Checks that every input value is finite.
     pub fn check_inputs<N: Network<Input = X>>(&self) -> Result<(), Error> {
         match self.inputs.iter().position(|x| !all_finite(N::input_values(x))) {
@@ -358,10 +366,10 @@ where
         if let Some(pair) = pair.as_deref_mut() {
             let (pairs, odd) = batch.as_chunks::<2>();
             for &[i, j] in pairs {
-                let (i, j) = (i.index(), j.index());
-                let inputs = [&data.inputs[i], &data.inputs[j]];
-                let targets = [&data.targets[i], &data.targets[j]];
-                for (loss, right) in accumulate_pair::<N, L, T, O>(net, state, pair, inputs, targets) {
+                let (Some((x0, t0)), Some((x1, t1))) = (data.sample(i.index()), data.sample(j.index())) else {
+                    continue;
+                };
+                for (loss, right) in accumulate_pair::<N, L, T, O>(net, state, pair, [x0, x1], [t0, t1]) {
                     loss_sum += loss;
                     correct += usize::from(right);
                 }
@@ -369,8 +377,8 @@ where
             singles = odd;
         }
         for &i in singles {
-            let i = i.index();
-            let (loss, right) = accumulate_sample(net, state, loss_fn, &data.inputs[i], &data.targets[i]);
+            let Some((x, target)) = data.sample(i.index()) else { continue };
+            let (loss, right) = accumulate_sample(net, state, loss_fn, x, target);
             loss_sum += loss;
             correct += usize::from(right);
         }
