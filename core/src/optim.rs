@@ -217,7 +217,8 @@ impl<T: Float> Step<T> {
         let Step { lr, momentum, nesterov, inv_batch, .. } = *self;
         let rate = lr * inv_batch;
         if momentum == T::ZERO {
-            // With μ = 0 the velocity is always −s: adding it is subtracting s.
+            // With μ = 0 the velocity would always be −s, and adding it is
+            // subtracting s: plain SGD neither reads nor writes it.
             for (w, g) in params.iter_mut().zip(grads) {
                 let g = core::mem::replace(g, T::ZERO) + penalty(*w);
                 *w -= rate * g;

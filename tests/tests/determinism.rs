@@ -233,10 +233,10 @@ fn plain_sgd_without_momentum_is_w_minus_eta_g() {
     let (after, v, _) = two_epochs(SgdConfig { momentum: 0.0, l1: 0.0, l2: 0.0, decay: 0.0, ..SGD });
     // Epoch 0: g = Σ∇/2 = [15/16, −25/16, −29/32; 1/4] and w −= g/2.
     assert_eq!(after[0], [1.0 / 32.0, 17.0 / 32.0, 29.0 / 64.0, 0.0]);
-    // Epoch 1, still η = 1/2 (exact rational arithmetic); with μ = 0 the
-    // velocity is just the last step −ηg.
+    // Epoch 1, still η = 1/2 (exact rational arithmetic); with μ = 0 plain
+    // SGD neither reads nor writes the velocity.
     assert_eq!(after[1], [211.0 / 512.0, 9.0 / 64.0, 187.0 / 1024.0, 77.0 / 512.0]);
-    assert_eq!(v, [195.0 / 512.0, -25.0 / 64.0, -277.0 / 1024.0, 77.0 / 512.0]);
+    assert_eq!(v, [0.0; 4]);
 }
 
 // ---------------------------------------------------------------- summation order
