@@ -26,6 +26,34 @@
 //! type Digits = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
 //! const _: () = assert!(Digits::TRAINING_BYTES <= 16 * 1024, "training needs more than 16 KiB");
 //! ```
+//!
+//! # On a device
+//!
+//! * **State in `static`s.** Networks, layers, training states and
+//!   configurations have `const` constructors ([`Zeroed::ZEROED`],
+//!   [`Dense::zeroed`], [`Dense::from_columns`], [`TrainState::new`],
+//!   [`TrainConfig::DEFAULT`]), so they can be `static`s that land in `.bss`
+//!   (or, for trained weights, in flash) without passing through the stack.
+//!   `static_cell::ConstStaticCell::new(TrainState::new()).take()` hands out a
+//!   `&'static mut` with no `unsafe` in the firmware.
+//! * **No `f64` unless the network is `f64`.** Forward, backprop, losses,
+//!   metrics ([`Metrics`] is in the network's scalar), learning rates and
+//!   updates all compute in the network's scalar, which is what a
+//!   single-precision FPU runs in hardware. Two things use `f64`: validating a
+//!   configuration ([`TrainConfig::check`], once per call of [`train`]) and
+//!   drawing initial weights ([`Network::initialize`], so that an `f32` and an
+//!   `f64` network start from the same values). Firmware that receives its
+//!   weights from the host never initialises; [`ConfusionMatrix::accuracy`]
+//!   is `f64` for host reports.
+//! * **Time depends on the data.** A dense layer skips inputs that are
+//!   exactly zero (on a Cortex-M two at a time: a pair of zeros is skipped),
+//!   which saves the work of a blank pixel or a ReLU unit that is off, with
+//!   the same bits as not skipping. Budget for the worst case, every input
+//!   non-zero: the repository's `BENCHMARKS.md` gives instruction counts for
+//!   both, counted under QEMU for a Cortex-M4F.
+//! * **No panics.** Every fallible call returns [`Error`]; the repository's
+//!   tests disassemble the firmware built on this crate and fail on any
+//!   call into a bounds-check, `unwrap` or slice-index panic.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -123,6 +123,10 @@ pub trait Network: Sized {
     const TRAINING_BYTES: usize = size_of::<Self>() + size_of::<TrainState<Self>>();
 
     /// Runs one sample forward, keeping every layer's output in `activations`.
+    ///
+    /// Inputs that are exactly zero are skipped, with the same result bits,
+    /// so the time depends on the data: budget for every input non-zero
+    /// (see [On a device](crate#on-a-device)).
     fn forward<'a>(&self, x: &Self::Input, activations: &'a mut Self::Activations) -> &'a Self::Output;
 
     /// Backprop for one sample after [`forward`](Network::forward): expects
