@@ -2,6 +2,10 @@
 //! has a RAM budget, `memory/default.x` otherwise. cortex-m-rt's `link.x`
 //! includes `memory.x` from the linker's search path, so each program gets a
 //! directory holding only its own copy.
+//!
+//! The linker scripts are passed here too, after that directory: GNU ld
+//! (the Debian route's linker) reads `link.x` as soon as it meets `-T`, with
+//! only the search paths given before it.
 use std::{env, fs, path::Path};
 
 fn main() {
@@ -22,5 +26,8 @@ fn main() {
         fs::create_dir_all(&dir).expect("OUT_DIR is writable");
         fs::copy(&memory, dir.join("memory.x")).expect("the memory file is readable");
         println!("cargo:rustc-link-arg-bin={name}=-L{}", dir.display());
+        // link.x: cortex-m-rt's layout; defmt.x: the log strings' table, which defmt-print reads.
+        println!("cargo:rustc-link-arg-bin={name}=-Tlink.x");
+        println!("cargo:rustc-link-arg-bin={name}=-Tdefmt.x");
     }
 }
