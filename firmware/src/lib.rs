@@ -28,7 +28,7 @@ pub fn exit(ok: bool) -> ! {
 /// `core::fmt` and the panic paths inside it.
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
-    let message = info.message().as_str().unwrap_or("(formatted message)");
+    let message = info.message().as_str().unwrap_or("(a message with arguments, not shown)");
     match info.location() {
         Some(at) => defmt::error!("panic at {=str}:{=u32}: {=str}", at.file(), at.line(), message),
         None => defmt::error!("panic: {=str}", message),
@@ -40,7 +40,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 /// its time limit: report the faulting instruction and end the run instead.
 #[exception]
 unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    fault_exit(b"HardFault", frame.pc())
+    fault_exit("HardFault", frame.pc())
 }
 
 /// Any other exception or interrupt that nothing handles.
@@ -52,13 +52,13 @@ unsafe fn DefaultHandler(irqn: i16) {
 
 /// Says what faulted, also as plain text on the host's stderr (in case the
 /// fault hit inside the logger), and exits with status 1.
-fn fault_exit(what: &[u8], pc: u32) -> ! {
+fn fault_exit(what: &str, pc: u32) -> ! {
     if let Ok(mut stderr) = hio::hstderr() {
         let mut line = [0u8; 64];
-        let text = hex_line(&mut line, what, pc);
+        let text = hex_line(&mut line, what.as_bytes(), pc);
         let _ = stderr.write_all(text);
     }
-    defmt::error!("{=[u8]:a} at PC {=u32:#010x}", what, pc);
+    defmt::error!("{=str} at PC {=u32:#010x}", what, pc);
     exit(false)
 }
 
