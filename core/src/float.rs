@@ -138,7 +138,20 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, expf, libm::logf, libm::log1pf, libm::tanhf, libm::sqrtf, libm::fabsf);
+impl_float!(f32, exp_f32, libm::logf, libm::log1pf, libm::tanhf, libm::sqrtf, libm::fabsf);
+
+/// `f32`'s exp: on a vector unit the branch-free [`expf`], which vectorises
+/// across a softmax; on a scalar FPU `libm::expf` itself, whose early exits
+/// save about half the instructions. The two give the same bits for every input.
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    if SCALAR_FPU { libm::expf(x) } else { expf(x) }
+}
+
+/// Whether this target computes with a scalar FPU (a Cortex-M4F) rather than a
+/// vector unit (a host). Kernels and math routines pick their loop shapes by
+/// it; every choice gives the same bits, which the cross-checks prove.
+pub(crate) const SCALAR_FPU: bool = !cfg!(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"));
 impl_float!(f64, libm::exp, libm::log, libm::log1p, libm::tanh, libm::sqrt, libm::fabs);
 
 /// e^x with exactly the bits of `libm::expf` (FreeBSD's `e_expf.c`) for every

@@ -16,7 +16,7 @@ use rand_core::Rng;
 
 use crate::activation::{Activation, Identity};
 use crate::buffer::{Zeroed, column, column_mut};
-use crate::float::Float;
+use crate::float::{Float, SCALAR_FPU};
 use crate::init::Init;
 use crate::optim::Step;
 
@@ -372,17 +372,18 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
     }
 }
 
-/// Whether this target has a scalar FPU rather than a vector unit: the kernels
-/// then keep a block of outputs in registers instead of sweeping all outputs
-/// for each input. Both orders give the same bits.
-const SCALAR_FPU: bool = !cfg!(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"));
-
 /// Outputs per block on a scalar FPU: 24 sums (or deltas) stay in a
 /// Cortex-M4F's 32 single-precision registers, leaving 8 for weights and
 /// inputs. Counted under QEMU for a 64→32→10 inference, blocks of 8, 12,
 /// 16, 20, 24 and 28 took 2.81, 2.61, 2.53, 2.49, 2.45 and 3.20 instructions
 /// per multiply-accumulate (28 no longer fits the registers).
 const BLOCK: usize = 24;
+
+/// Outputs per block when accumulating gradients on a scalar FPU: fewer
+/// than [`BLOCK`], since each gradient also needs a register between its
+/// load and its store (a 64→32→10 training sample, counted under QEMU:
+/// blocks of 12, 16, 20 and 24 took 16 496, 16 077, 16 090 and 16 219 instructions).
+const GRADIENT_BLOCK: usize = 16;
 
 /// `z[k] += w₀[offset + k]·x₀`, then `+= w₁[offset + k]·x₁`, unless both inputs are zero.
 #[inline(always)]
@@ -408,12 +409,12 @@ pub(crate) fn accumulate_blocked<T: Float, const I: usize, const O: usize>(
     x: &[T; I],
     delta: &[T; O],
 ) {
-    let (full_blocks, rest) = delta.as_chunks::<BLOCK>();
+    let (full_blocks, rest) = delta.as_chunks::<GRADIENT_BLOCK>();
     for (block, d) in full_blocks.iter().enumerate() {
-        accumulate_block(grads, x, d, block * BLOCK);
+        accumulate_block(grads, x, d, block * GRADIENT_BLOCK);
     }
     if !rest.is_empty() {
-        let mut d = [T::ZERO; BLOCK];
+        let mut d = [T::ZERO; GRADIENT_BLOCK];
         for (dk, &r) in d.iter_mut().zip(rest) {
             *dk = r;
         }
@@ -466,7 +467,7 @@ fn add_scaled<T: Float, const N: usize>(acc: &mut [T; N], v: &[T; N], s: T) {
 #[inline(always)]
 const fn skip_zero_inputs<const O: usize>() -> bool {
     const HOST_MIN_OUTPUTS: usize = 64;
-    cfg!(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))) || O >= HOST_MIN_OUTPUTS
+    SCALAR_FPU || O >= HOST_MIN_OUTPUTS
 }
 
 impl<T: Float, const I: usize, const O: usize, A: Activation> Frozen<'_, T, I, O, A> {

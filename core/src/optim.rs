@@ -154,6 +154,24 @@ impl<T: Float> Sgd<T> {
     }
 }
 
+/// Calls `rule(w, g, v)` for every parameter with its summed gradient, which
+/// is reset to zero. Two parameters at a time, so that the two zeros are one
+/// 64-bit store on a Cortex-M4F.
+#[inline(always)]
+fn sweep<T: Float>(params: &mut [T], grads: &mut [T], velocity: &mut [T], mut rule: impl FnMut(&mut T, T, &mut T)) {
+    let (param_pairs, params_left) = params.as_chunks_mut::<2>();
+    let (grad_pairs, grads_left) = grads.as_chunks_mut::<2>();
+    let (velocity_pairs, velocity_left) = velocity.as_chunks_mut::<2>();
+    for (([w0, w1], g), [v0, v1]) in param_pairs.iter_mut().zip(grad_pairs).zip(velocity_pairs) {
+        let [g0, g1] = core::mem::replace(g, [T::ZERO; 2]);
+        rule(w0, g0, v0);
+        rule(w1, g1, v1);
+    }
+    for ((w, g), v) in params_left.iter_mut().zip(grads_left).zip(velocity_left) {
+        rule(w, core::mem::replace(g, T::ZERO), v);
+    }
+}
+
 /// The scalars of one optimizer step, computed once per batch.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Step<T> {
@@ -219,24 +237,21 @@ impl<T: Float> Step<T> {
         if momentum == T::ZERO {
             // With μ = 0 the velocity would always be −s, and adding it is
             // subtracting s: plain SGD neither reads nor writes it.
-            for (w, g) in params.iter_mut().zip(grads) {
-                let g = core::mem::replace(g, T::ZERO) + penalty(*w);
-                *w -= rate * g;
-            }
+            sweep(params, grads, velocity, |w, g, _| *w -= rate * (g + penalty(*w)));
         } else if nesterov {
-            for ((w, g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
-                let step = rate * (core::mem::replace(g, T::ZERO) + penalty(*w));
+            sweep(params, grads, velocity, |w, g, v| {
+                let step = rate * (g + penalty(*w));
                 let velocity_new = momentum * *v - step;
                 *v = velocity_new;
                 *w += momentum * velocity_new - step;
-            }
+            });
         } else {
-            for ((w, g), v) in params.iter_mut().zip(grads).zip(velocity.iter_mut()) {
-                let step = rate * (core::mem::replace(g, T::ZERO) + penalty(*w));
+            sweep(params, grads, velocity, |w, g, v| {
+                let step = rate * (g + penalty(*w));
                 let velocity_new = momentum * *v - step;
                 *v = velocity_new;
                 *w += velocity_new;
-            }
+            });
         }
     }
 }
