@@ -70,8 +70,8 @@ const fn scale(pixels: [u8; 64]) -> [f32; 64] {
 
 #[entry]
 fn main() -> ! {
-    let net = NET.take();
-    let state = STATE.take();
+    // Each static is handed out once; `try_take` has no panic path.
+    let (Some(net), Some(state)) = (NET.try_take(), STATE.try_take()) else { exit(false) };
     icount::start();
     if !icount::calibrated() {
         defmt::error!("FAIL bench: instruction counts are not exact; run QEMU with -icount shift=6");

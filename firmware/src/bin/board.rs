@@ -31,8 +31,8 @@ const CONFIG: TrainConfig =
 
 #[entry]
 fn main() -> ! {
-    // `take` hands out each static once, as `&'static mut`.
-    let (net, state) = (NET.take(), STATE.take());
+    // Each static is handed out once, as `&'static mut` (`try_take`: no panic path).
+    let (Some(net), Some(state)) = (NET.try_take(), STATE.try_take()) else { exit(false) };
     let ok = match train_and_check(net, state) {
         Ok(correct) => {
             defmt::info!("{=usize} of {=usize} samples right", correct, LABELS.len());

@@ -46,7 +46,8 @@ const DIGIT: [u8; 64] = [
 
 #[entry]
 fn main() -> ! {
-    let activations = ACTIVATIONS.take();
+    // Handed out once; `try_take` has no panic path.
+    let Some(activations) = ACTIVATIONS.try_take() else { exit(false) };
     let digit: [f32; 64] = DIGIT.map(|p| f32::from(p) / 16.0);
     let dense: [f32; 64] = core::array::from_fn(|i| (i + 1) as f32 / 64.0);
 
