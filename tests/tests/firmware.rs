@@ -1,6 +1,8 @@
 //! The firmware on a Cortex-M4F under QEMU: builds `firmware/` (release) once,
 //! runs every program in `firmware/src/bin/` and checks its ELF: no call into
-//! a panic routine, no heap allocator, RAM within the program's budget.
+//! a panic routine, no heap allocator, RAM within the program's budget. The
+//! programs in [`EXPECTED_FAILURES`] fail on purpose, to prove that a fault or
+//! a panic ends the run with an error and says what happened.
 //!
 //! Needs what `scripts/setup-target.sh` installs: the thumbv7em-none-eabihf
 //! toolchain, qemu-system-arm, binutils-arm-none-eabi and defmt-print.
@@ -54,6 +56,32 @@ const HOST_BUILD_VARIABLES: &[&str] = &[
     "RUSTC_WRAPPER",
     "RUSTC_WORKSPACE_WRAPPER",
 ];
+
+/// A program that exists to fail: it must exit with status 1 (not 0, nor 124,
+/// the time limit's: a hang) and log every string of `log_contains`.
+struct ExpectedFailure {
+    program: &'static str,
+    log_contains: &'static [&'static str],
+}
+
+/// These are left out of the PASS requirement and of the RAM table: they end
+/// before logging `PASS` or their stack's high-water mark.
+const EXPECTED_FAILURES: &[ExpectedFailure] = &[
+    // The fault handler's text on stderr and its defmt line both name the PC.
+    ExpectedFailure { program: "fault", log_contains: &["provoking a HardFault", "HardFault at PC 0x"] },
+    ExpectedFailure {
+        program: "panics",
+        log_contains: &["panic at src/bin/panics.rs:", ": deliberate panic from the panics program"],
+    },
+];
+
+fn expected_to_fail(name: &str) -> bool {
+    EXPECTED_FAILURES.iter().any(|failure| failure.program == name)
+}
+
+/// A program that fails on purpose takes well under a second; a hang should
+/// not keep the tests waiting for run-qemu.sh's default limit.
+const EXPECTED_FAILURE_TIMEOUT_SECONDS: &str = "60";
 
 const SETUP_HINT: &str = "run scripts/setup-target.sh to install the target toolchain, QEMU, the arm binutils and \
                           defmt-print";
@@ -151,18 +179,20 @@ fn runs() -> &'static BTreeMap<String, Run> {
     RUNS.get_or_init(|| {
         let programs = programs();
         std::thread::scope(|scope| {
-            let handles: Vec<_> = programs.iter().map(|p| (p, scope.spawn(|| run(&p.elf)))).collect();
+            let handles: Vec<_> =
+                programs.iter().map(|p| (p, scope.spawn(|| run(&p.elf, expected_to_fail(&p.name))))).collect();
             handles.into_iter().map(|(p, handle)| (p.name.clone(), handle.join().expect("runner thread"))).collect()
         })
     })
 }
 
-fn run(elf: &Path) -> Run {
-    let output = Command::new(root().join("scripts/run-qemu.sh"))
-        .arg(elf)
-        .arg("--icount")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run scripts/run-qemu.sh: {e}"));
+fn run(elf: &Path, expected_to_fail: bool) -> Run {
+    let mut qemu = Command::new(root().join("scripts/run-qemu.sh"));
+    qemu.arg(elf).arg("--icount");
+    if expected_to_fail {
+        qemu.env("MLP_QEMU_TIMEOUT", EXPECTED_FAILURE_TIMEOUT_SECONDS);
+    }
+    let output = qemu.output().unwrap_or_else(|e| panic!("cannot run scripts/run-qemu.sh: {e}"));
     let Output { status, stdout, stderr } = output;
     let mut log = String::from_utf8_lossy(&stdout).into_owned();
     log.push_str(&String::from_utf8_lossy(&stderr));
@@ -181,7 +211,7 @@ fn every_program_passes_under_qemu() {
     let mut failed = Vec::new();
     for (name, run) in runs() {
         println!("==== {name} (exit status {:?})\n{}", run.code, run.log);
-        if !run.passed(name) {
+        if !run.passed(name) && !expected_to_fail(name) {
             failed.push(format!(
                 "{name}: exit status {:?}, {}; its log:\n{}",
                 run.code,
@@ -235,7 +265,8 @@ fn panic_calls(disassembly: &str) -> Vec<PanicCall> {
 #[test]
 fn no_program_has_a_panic_path() {
     let mut found = Vec::new();
-    for program in programs() {
+    // `panics` exists to panic: its explicit `panic!` is the path under test.
+    for program in programs().iter().filter(|p| p.name != "panics") {
         let disassembly = tool_output("arm-none-eabi-objdump", &["-d", "-C", "--no-show-raw-insn"], &program.elf);
         for call in panic_calls(&disassembly) {
             // The source line, through every inlined frame (the profile keeps debug info).
@@ -304,7 +335,7 @@ fn every_program_fits_its_ram_budget() {
         "program", "flash", "data", "bss", "stack", "RAM", "budget"
     )];
     let mut over = Vec::new();
-    for program in programs() {
+    for program in programs().iter().filter(|p| !expected_to_fail(&p.name)) {
         let memory = memory_file(&program.name);
         let text = fs::read_to_string(&memory).unwrap_or_else(|e| panic!("{}: {e}", memory.display()));
         let budget =
@@ -346,6 +377,58 @@ fn every_program_fits_its_ram_budget() {
     }
     println!("{}", table.join("\n"));
     assert!(over.is_empty(), "RAM over budget:\n{}", over.join("\n"));
+}
+
+/// The run of an [`EXPECTED_FAILURES`] program, once checked: status 1, every
+/// expected string in its log, no `PASS`.
+fn expected_failure(name: &str) -> &'static Run {
+    let failure = EXPECTED_FAILURES.iter().find(|f| f.program == name).expect("listed in EXPECTED_FAILURES");
+    let run = runs().get(name).unwrap_or_else(|| panic!("no program firmware/src/bin/{name}.rs"));
+    let missing: Vec<_> = failure.log_contains.iter().filter(|s| !run.log.contains(*s)).collect();
+    assert!(
+        run.code == Some(1) && missing.is_empty() && !run.log.contains(&format!("PASS {name}")),
+        "{name} must exit with status 1 (124 is the time limit: a hang) and log {:?}; it exited with {:?}, \
+         missing {missing:?}; its log:\n{}",
+        failure.log_contains,
+        run.code,
+        run.log
+    );
+    run
+}
+
+#[test]
+fn a_hard_fault_ends_the_run_with_an_error() {
+    let run = expected_failure("fault");
+    // The reported PC must be the faulting instruction, inside the function that provokes it.
+    let pc = run
+        .log
+        .split("HardFault at PC 0x")
+        .nth(1)
+        .and_then(|rest| u64::from_str_radix(rest.get(..8)?, 16).ok())
+        .unwrap_or_else(|| panic!("no 8-digit PC after `HardFault at PC 0x`; the log:\n{}", run.log));
+    let program = programs().iter().find(|p| p.name == "fault").expect("fault was run, so built");
+    // `0000047c 00000008 t fault::undefined_instruction`: address, size, type, name.
+    let symbols = tool_output("arm-none-eabi-nm", &["-C", "-S"], &program.elf);
+    let (start, size) = symbols
+        .lines()
+        .find(|line| line.ends_with(" fault::undefined_instruction"))
+        .and_then(|line| {
+            let mut fields = line.split_whitespace();
+            let start = u64::from_str_radix(fields.next()?, 16).ok()?;
+            Some((start, u64::from_str_radix(fields.next()?, 16).ok()?))
+        })
+        .unwrap_or_else(|| panic!("no symbol fault::undefined_instruction with a size in:\n{symbols}"));
+    assert!(
+        (start..start + size).contains(&pc),
+        "HardFault reported at PC {pc:#010x}, outside fault::undefined_instruction ({start:#010x}, {size} bytes); \
+         the log:\n{}",
+        run.log
+    );
+}
+
+#[test]
+fn a_panic_ends_the_run_with_an_error() {
+    expected_failure("panics");
 }
 
 #[test]
