@@ -12,13 +12,12 @@
 use core::marker::PhantomData;
 
 use nalgebra::{ArrayStorage, SMatrix, SVector};
-use rand_core::Rng;
 
 use crate::activation::{Activation, Identity};
 use crate::buffer::{Zeroed, column, column_mut};
+use crate::error::Error;
 use crate::float::{Float, SCALAR_FPU};
-use crate::init::Init;
-use crate::optim::Step;
+use crate::walk::{Part, Slot, Slots};
 
 /// A fully connected layer with `I` inputs and `O` outputs: `a = f(W x + b)`.
 ///
@@ -130,14 +129,6 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
     /// Whether every weight and bias is finite.
     pub fn parameters_finite(&self) -> bool {
         self.weights.iter().chain(self.biases.iter()).all(|v| v.is_finite())
-    }
-
-    /// Draws fresh weights in place and zeroes the biases.
-    pub(crate) fn draw_weights<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
-        for w in self.weights.as_mut_slice() {
-            *w = T::from_f64(init.sample(rng, I, O));
-        }
-        self.biases.set_zero();
     }
 
     /// `a = f(W x + b)`.
@@ -359,17 +350,6 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Dense<T, I, O, A> 
             }
         }
     }
-
-    #[inline(always)]
-    pub(crate) fn apply_step(
-        &mut self,
-        step: &Step<T>,
-        grads: &mut DenseGradients<T, I, O>,
-        velocity: &mut DenseGradients<T, I, O>,
-    ) {
-        step.update_weights(self.weights.as_mut_slice(), grads.weights.as_mut_slice(), velocity.weights.as_mut_slice());
-        step.update_biases(self.biases.as_mut_slice(), grads.biases.as_mut_slice(), velocity.biases.as_mut_slice());
-    }
 }
 
 /// Outputs per block on a scalar FPU: 24 sums (or deltas) stay in a
@@ -470,49 +450,229 @@ const fn skip_zero_inputs<const O: usize>() -> bool {
     SCALAR_FPU || O >= HOST_MIN_OUTPUTS
 }
 
-impl<T: Float, const I: usize, const O: usize, A: Activation> Frozen<'_, T, I, O, A> {
+pub(crate) mod sealed {
+    /// Only mlp-core implements [`Layer`](super::Layer).
+    pub trait Sealed {}
+}
+
+/// One layer of a network: what [`Chain`](crate::Chain) needs to run it
+/// forward and backward and to walk its parameters. Implemented by [`Dense`]
+/// (trainable) and [`Frozen`] (read-only); whether a layer trains is decided
+/// by its type, so a frozen layer has no gradient buffer (`Gradients = ()`).
+///
+/// Sealed: the layer kinds are mlp-core's own, so that every buffer stays
+/// valid as all-zero bytes (see [`Zeroed`]).
+pub trait Layer: sealed::Sealed {
+    /// The scalar it computes in.
+    type Scalar: Float;
+    /// One sample in: `[Scalar; INPUTS]`.
+    type Input: Copy;
+    /// One sample out: `[Scalar; OUTPUTS]`.
+    type Output: Copy;
+    /// Its output kept for backprop (a column vector of `OUTPUTS`).
+    type Activation: Zeroed;
+    /// The shape of its trainable parameters: [`DenseGradients`] or `()`.
+    type Gradients: Slots<Self::Scalar>;
+    /// Width of its input.
+    const INPUTS: usize;
+    /// Width of its output.
+    const OUTPUTS: usize;
+    /// Trainable parameters (0 for a frozen layer).
+    const PARAMETERS: usize;
+    /// Whether it trains.
+    const TRAINABLE: bool;
+
+    /// The output held in an activation buffer.
+    fn output(activation: &Self::Activation) -> &Self::Output;
+    /// The output held in an activation buffer, mutably.
+    fn output_mut(activation: &mut Self::Activation) -> &mut Self::Output;
+    /// `a = f(W x + b)`.
+    fn forward_into(&self, x: &Self::Input, a: &mut Self::Output);
+    /// Backprop through the layer: turns `delta` from `∂L/∂a` into `∂L/∂z`,
+    /// adds the sample's gradient to `gradients`, writes `∂L/∂x` if asked.
+    fn backward_into(
+        &self,
+        x: &Self::Input,
+        a: &Self::Output,
+        delta: &mut Self::Output,
+        gradients: &mut Self::Gradients,
+        dx: Option<&mut Self::Input>,
+    );
+    /// [`forward_into`](Layer::forward_into) for two samples, with the same bits as two calls.
+    fn forward_pair_into(&self, x: [&Self::Input; 2], a: [&mut Self::Output; 2]);
+    /// [`backward_into`](Layer::backward_into) for two consecutive samples,
+    /// with the same bits as two calls.
+    fn backward_pair_into(
+        &self,
+        x: [&Self::Input; 2],
+        a: [&Self::Output; 2],
+        delta: [&mut Self::Output; 2],
+        gradients: &mut Self::Gradients,
+        dx: Option<[&mut Self::Input; 2]>,
+    );
+    /// Visits its weights, then its biases, as layer `layer` of the walk.
+    fn for_each_parameter(&self, layer: usize, f: &mut impl FnMut(Slot, &[Self::Scalar]));
+    /// Visits its trainable weights, then biases, mutably, with their
+    /// indices in a gradient-shaped buffer counted from `first_slot`.
+    fn for_each_trainable_mut(
+        &mut self,
+        layer: usize,
+        first_slot: usize,
+        f: &mut impl FnMut(Slot, usize, &mut [Self::Scalar]),
+    );
+    /// The values of one input sample.
+    fn input_values(x: &Self::Input) -> &[Self::Scalar];
+    /// Views a slice as one input sample, checking its length.
+    fn input_from_slice(x: &[Self::Scalar]) -> Result<&Self::Input, Error>;
+    /// Views a flat buffer as consecutive input samples, checking it is not ragged.
+    fn inputs_from_flat(flat: &[Self::Scalar]) -> Result<&[Self::Input], Error>;
+}
+
+fn as_input<T, const I: usize>(x: &[T]) -> Result<&[T; I], Error> {
+    x.try_into().map_err(|_| Error::InputLength { expected: I, found: x.len() })
+}
+
+fn as_inputs<T, const I: usize>(flat: &[T]) -> Result<&[[T; I]], Error> {
+    if I == 0 {
+        return Err(Error::InputLength { expected: I, found: 0 });
+    }
+    match flat.as_chunks::<I>() {
+        (samples, []) => Ok(samples),
+        _ => Err(Error::RaggedInputs { width: I, len: flat.len() }),
+    }
+}
+
+/// What [`Dense`] and [`Frozen`] share: the layer's parameters and how it runs.
+macro_rules! layer_common {
+    () => {
+        type Scalar = T;
+        type Input = [T; I];
+        type Output = [T; O];
+        type Activation = SVector<T, O>;
+        const INPUTS: usize = I;
+        const OUTPUTS: usize = O;
+
+        #[inline(always)]
+        fn output(activation: &SVector<T, O>) -> &[T; O] {
+            column(activation)
+        }
+        #[inline(always)]
+        fn output_mut(activation: &mut SVector<T, O>) -> &mut [T; O] {
+            column_mut(activation)
+        }
+        #[inline(always)]
+        fn forward_into(&self, x: &[T; I], a: &mut [T; O]) {
+            self.dense().forward_into(x, a);
+        }
+        #[inline(always)]
+        fn forward_pair_into(&self, x: [&[T; I]; 2], a: [&mut [T; O]; 2]) {
+            self.dense().forward_pair_into(x, a);
+        }
+        fn for_each_parameter(&self, layer: usize, f: &mut impl FnMut(Slot, &[T])) {
+            let dense = self.dense();
+            let slot = |part| Slot { layer, part, frozen: !Self::TRAINABLE, inputs: I, outputs: O };
+            f(slot(Part::Weights), dense.weights.as_slice());
+            f(slot(Part::Biases), dense.biases.as_slice());
+        }
+        fn input_values(x: &[T; I]) -> &[T] {
+            x
+        }
+        fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {
+            as_input(x)
+        }
+        fn inputs_from_flat(flat: &[T]) -> Result<&[[T; I]], Error> {
+            as_inputs(flat)
+        }
+    };
+}
+
+impl<T: Float, const I: usize, const O: usize, A: Activation> sealed::Sealed for Dense<T, I, O, A> {}
+impl<T: Float, const I: usize, const O: usize, A: Activation> Layer for Dense<T, I, O, A> {
+    type Gradients = DenseGradients<T, I, O>;
+    const PARAMETERS: usize = I * O + O;
+    const TRAINABLE: bool = true;
+    layer_common!();
+
     #[inline(always)]
-    pub(crate) fn forward_into(&self, x: &[T; I], a: &mut [T; O]) {
-        self.0.forward_into(x, a);
+    fn backward_into(
+        &self,
+        x: &[T; I],
+        a: &[T; O],
+        delta: &mut [T; O],
+        gradients: &mut DenseGradients<T, I, O>,
+        dx: Option<&mut [T; I]>,
+    ) {
+        Dense::backward_into(self, x, a, delta, gradients, dx);
     }
 
     #[inline(always)]
-    pub(crate) fn backward_into(
+    fn backward_pair_into(
         &self,
-        _x: &[T; I],
-        a: &[T; O],
-        delta: &mut [T; O],
-        _grads: &mut (),
-        dx: Option<&mut [T; I]>,
+        x: [&[T; I]; 2],
+        a: [&[T; O]; 2],
+        delta: [&mut [T; O]; 2],
+        gradients: &mut DenseGradients<T, I, O>,
+        dx: Option<[&mut [T; I]; 2]>,
     ) {
+        Dense::backward_pair_into(self, x, a, delta, gradients, dx);
+    }
+
+    #[inline(always)]
+    fn for_each_trainable_mut(&mut self, layer: usize, first_slot: usize, f: &mut impl FnMut(Slot, usize, &mut [T])) {
+        let slot = |part| Slot { layer, part, frozen: false, inputs: I, outputs: O };
+        f(slot(Part::Weights), first_slot, self.weights.as_mut_slice());
+        f(slot(Part::Biases), first_slot + 1, self.biases.as_mut_slice());
+    }
+}
+
+impl<T: Float, const I: usize, const O: usize, A: Activation> sealed::Sealed for Frozen<'_, T, I, O, A> {}
+impl<T: Float, const I: usize, const O: usize, A: Activation> Layer for Frozen<'_, T, I, O, A> {
+    type Gradients = ();
+    const PARAMETERS: usize = 0;
+    const TRAINABLE: bool = false;
+    layer_common!();
+
+    #[inline(always)]
+    fn backward_into(&self, _x: &[T; I], a: &[T; O], delta: &mut [T; O], _gradients: &mut (), dx: Option<&mut [T; I]>) {
         self.0.backward_through(a, delta, dx);
     }
 
     #[inline(always)]
-    pub(crate) fn forward_pair_into(&self, x: [&[T; I]; 2], a: [&mut [T; O]; 2]) {
-        self.0.forward_pair_into(x, a);
-    }
-
-    #[inline(always)]
-    pub(crate) fn backward_pair_into(
+    fn backward_pair_into(
         &self,
         _x: [&[T; I]; 2],
         a: [&[T; O]; 2],
         delta: [&mut [T; O]; 2],
-        _grads: &mut (),
+        _gradients: &mut (),
         dx: Option<[&mut [T; I]; 2]>,
     ) {
         self.0.backward_through_pair(a, delta, dx);
     }
 
-    pub(crate) fn draw_weights<R: Rng + ?Sized>(&mut self, _init: Init, _rng: &mut R) {}
-
-    pub(crate) fn parameters_finite(&self) -> bool {
-        self.0.parameters_finite()
+    fn for_each_trainable_mut(
+        &mut self,
+        _layer: usize,
+        _first_slot: usize,
+        _f: &mut impl FnMut(Slot, usize, &mut [T]),
+    ) {
     }
+}
 
+/// The dense layer behind a layer kind.
+trait DenseView<T, const I: usize, const O: usize, A> {
+    fn dense(&self) -> &Dense<T, I, O, A>;
+}
+impl<T, const I: usize, const O: usize, A> DenseView<T, I, O, A> for Dense<T, I, O, A> {
     #[inline(always)]
-    pub(crate) fn apply_step(&mut self, _step: &Step<T>, _grads: &mut (), _velocity: &mut ()) {}
+    fn dense(&self) -> &Dense<T, I, O, A> {
+        self
+    }
+}
+impl<T, const I: usize, const O: usize, A> DenseView<T, I, O, A> for Frozen<'_, T, I, O, A> {
+    #[inline(always)]
+    fn dense(&self) -> &Dense<T, I, O, A> {
+        self.0
+    }
 }
 
 impl<T: Float, const I: usize, const O: usize, A: Activation> Default for Dense<T, I, O, A> {

@@ -69,13 +69,14 @@ mod metrics;
 mod network;
 pub mod optim;
 mod train;
+pub mod walk;
 mod window;
 
 pub use buffer::Zeroed;
 pub use error::Error;
 pub use float::Float;
 pub use init::Init;
-pub use layer::{Dense, DenseGradients, Frozen};
+pub use layer::{Dense, DenseGradients, Frozen, Layer};
 pub use metrics::{ConfusionMatrix, EpochMetrics, Metrics, TrainSummary};
 pub use network::{Chain, Network, PairCache, TrainState};
 pub use optim::{Sgd, SgdConfig};
@@ -83,6 +84,7 @@ pub use train::{
     Dataset, SampleIndex, TrainConfig, accumulate_sample, apply_gradients, confusion_matrix, evaluate, predict,
     predict_class, predict_probabilities, train, train_epoch, train_epoch_paired,
 };
+pub use walk::{Part, Slot, Slots};
 pub use window::SampleWindow;
 
 /// The default random generator: small, fast, and reproducible from a `u64` seed.

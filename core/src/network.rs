@@ -39,13 +39,12 @@ use core::mem::size_of;
 use rand_core::Rng;
 
 use crate::activation::Activation;
-use crate::buffer::{Zeroed, column, column_mut};
+use crate::buffer::Zeroed;
 use crate::error::Error;
 use crate::float::Float;
 use crate::init::Init;
-use crate::layer::{Dense, DenseGradients, Frozen};
-use crate::optim::Step;
-use nalgebra::SVector;
+use crate::layer::{Dense, Layer};
+use crate::walk::{Part, Slot, Slots};
 
 /// A layer followed by the rest of a network. Also the shape of every buffer
 /// that follows the network's structure (activations, deltas, gradients).
@@ -84,7 +83,7 @@ macro_rules! layers {
 
 /// A feed-forward network whose every size is known at compile time.
 ///
-/// Implemented by [`Dense`], [`Frozen`] and [`Chain`]s of them. The buffers a
+/// Implemented by [`Dense`], [`Frozen`](crate::Frozen) and [`Chain`]s of them. The buffers a
 /// network needs are associated types, so their sizes, and so the RAM that
 /// inference and training take, are associated constants.
 pub trait Network: Sized {
@@ -99,7 +98,7 @@ pub trait Network: Sized {
     /// Every layer's `∂L/∂a` (then `∂L/∂z`) for one sample.
     type Deltas: Zeroed;
     /// One value per trainable parameter (gradients, momentum); `()` for frozen layers.
-    type Gradients: Zeroed;
+    type Gradients: Slots<Self::Scalar>;
 
     /// Width of a sample.
     const INPUTS: usize;
@@ -184,24 +183,63 @@ pub trait Network: Sized {
                 requirement: "positive and finite in the network's float type, and not subnormal",
             });
         }
-        self.draw_weights(init, rng);
+        self.for_each_trainable_mut(|slot, _, values| match slot.part {
+            Part::Weights => {
+                for w in values {
+                    *w = Self::Scalar::from_f64(init.sample(rng, slot.inputs, slot.outputs));
+                }
+            }
+            Part::Biases => values.fill(Self::Scalar::ZERO),
+        });
         Ok(())
     }
 
-    /// [`initialize`](Network::initialize) without the check: layer by layer.
-    fn draw_weights<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R);
-
-    /// One optimizer step on every trainable layer from summed gradients, which
-    /// are left at zero for the next batch.
-    fn apply_step(
-        &mut self,
-        step: &Step<Self::Scalar>,
-        gradients: &mut Self::Gradients,
-        velocity: &mut Self::Gradients,
-    );
-
     /// Whether every parameter, trainable or frozen, is finite.
-    fn parameters_finite(&self) -> bool;
+    fn parameters_finite(&self) -> bool {
+        let mut finite = true;
+        self.for_each_parameter(|_, values| finite &= crate::train::all_finite(values));
+        finite
+    }
+
+    /// Visits every parameter, frozen layers included, in the walk's order
+    /// (see [`walk`](crate::walk)).
+    fn for_each_parameter(&self, mut f: impl FnMut(Slot, &[Self::Scalar])) {
+        self.walk_parameters(0, &mut f);
+    }
+
+    /// Visits every trainable parameter mutably, in the walk's order, with
+    /// the index of its slice in a gradient-shaped buffer ([`Slots`]).
+    fn for_each_trainable_mut(&mut self, mut f: impl FnMut(Slot, usize, &mut [Self::Scalar])) {
+        self.walk_trainable_mut(0, 0, &mut f);
+    }
+
+    /// Visits every trainable parameter's slice together with the same slice
+    /// of the gradient buffer and of `K` optimizer-state buffers, in the
+    /// walk's order.
+    #[inline(always)]
+    fn for_each_trainable_zip<const K: usize>(
+        &mut self,
+        gradients: &mut Self::Gradients,
+        mut states: [&mut Self::Gradients; K],
+        mut f: impl FnMut(Slot, &mut [Self::Scalar], &mut [Self::Scalar], [&mut [Self::Scalar]; K]),
+    ) {
+        self.walk_trainable_mut(0, 0, &mut |slot, index, values| {
+            let buffers = states.each_mut().map(|state| state.slot_mut(index));
+            f(slot, values, gradients.slot_mut(index), buffers);
+        });
+    }
+
+    /// [`for_each_parameter`](Network::for_each_parameter) from layer index `layer` on.
+    fn walk_parameters(&self, layer: usize, f: &mut impl FnMut(Slot, &[Self::Scalar]));
+
+    /// [`for_each_trainable_mut`](Network::for_each_trainable_mut) from layer
+    /// index `layer` and slot index `first_slot` on.
+    fn walk_trainable_mut(
+        &mut self,
+        layer: usize,
+        first_slot: usize,
+        f: &mut impl FnMut(Slot, usize, &mut [Self::Scalar]),
+    );
 
     /// The values of one sample.
     fn input_values(x: &Self::Input) -> &[Self::Scalar];
@@ -313,229 +351,212 @@ impl<N: Network> Default for PairCache<N> {
     }
 }
 
-fn as_input<T, const I: usize>(x: &[T]) -> Result<&[T; I], Error> {
-    x.try_into().map_err(|_| Error::InputLength { expected: I, found: x.len() })
-}
-
-fn as_inputs<T, const I: usize>(flat: &[T]) -> Result<&[[T; I]], Error> {
-    if I == 0 {
-        return Err(Error::InputLength { expected: I, found: 0 });
-    }
-    match flat.as_chunks::<I>() {
-        (samples, []) => Ok(samples),
-        _ => Err(Error::RaggedInputs { width: I, len: flat.len() }),
-    }
-}
-
 /// A single layer is a whole network.
-macro_rules! single_layer_network {
-    ($layer:ty, $grads:ty, $params:expr, [$($lt:lifetime)?]) => {
-        impl<$($lt,)? T: Float, const I: usize, const O: usize, A: Activation> Network for $layer {
-            type Scalar = T;
-            type Input = [T; I];
-            type Output = [T; O];
-            type Activations = SVector<T, O>;
-            type Deltas = SVector<T, O>;
-            type Gradients = $grads;
-            const INPUTS: usize = I;
-            const OUTPUTS: usize = O;
-            const PARAMETERS: usize = $params;
+impl<L: Layer> Network for L {
+    type Scalar = L::Scalar;
+    type Input = L::Input;
+    type Output = L::Output;
+    type Activations = L::Activation;
+    type Deltas = L::Activation;
+    type Gradients = L::Gradients;
+    const INPUTS: usize = L::INPUTS;
+    const OUTPUTS: usize = L::OUTPUTS;
+    const PARAMETERS: usize = L::PARAMETERS;
 
-            #[inline(always)]
-            fn forward<'c>(&self, x: &[T; I], activations: &'c mut SVector<T, O>) -> &'c [T; O] {
-                let a = column_mut(activations);
-                self.forward_into(x, a);
-                a
-            }
+    #[inline(always)]
+    fn forward<'c>(&self, x: &L::Input, activations: &'c mut L::Activation) -> &'c L::Output {
+        let a = L::output_mut(activations);
+        self.forward_into(x, a);
+        a
+    }
 
-            #[inline(always)]
-            fn backward(&self, x: &[T; I], activations: &SVector<T, O>, deltas: &mut SVector<T, O>, gradients: &mut $grads, dx: Option<&mut [T; I]>) {
-                self.backward_into(x, column(activations), column_mut(deltas), gradients, dx);
-            }
+    #[inline(always)]
+    fn backward(
+        &self,
+        x: &L::Input,
+        activations: &L::Activation,
+        deltas: &mut L::Activation,
+        gradients: &mut L::Gradients,
+        dx: Option<&mut L::Input>,
+    ) {
+        self.backward_into(x, L::output(activations), L::output_mut(deltas), gradients, dx);
+    }
 
-            #[inline(always)]
-            fn forward_pair<'c>(&self, x: [&[T; I]; 2], activations: [&'c mut SVector<T, O>; 2]) -> [&'c [T; O]; 2] {
-                let [a0, a1] = activations.map(column_mut);
-                self.forward_pair_into(x, [&mut *a0, &mut *a1]);
-                [a0, a1]
-            }
+    #[inline(always)]
+    fn forward_pair<'c>(&self, x: [&L::Input; 2], activations: [&'c mut L::Activation; 2]) -> [&'c L::Output; 2] {
+        let [a0, a1] = activations.map(L::output_mut);
+        self.forward_pair_into(x, [&mut *a0, &mut *a1]);
+        [a0, a1]
+    }
 
-            #[inline(always)]
-            fn backward_pair(
-                &self,
-                x: [&[T; I]; 2],
-                activations: [&SVector<T, O>; 2],
-                deltas: [&mut SVector<T, O>; 2],
-                gradients: &mut $grads,
-                dx: Option<[&mut [T; I]; 2]>,
-            ) {
-                self.backward_pair_into(x, activations.map(column), deltas.map(column_mut), gradients, dx);
-            }
+    #[inline(always)]
+    fn backward_pair(
+        &self,
+        x: [&L::Input; 2],
+        activations: [&L::Activation; 2],
+        deltas: [&mut L::Activation; 2],
+        gradients: &mut L::Gradients,
+        dx: Option<[&mut L::Input; 2]>,
+    ) {
+        self.backward_pair_into(x, activations.map(L::output), deltas.map(L::output_mut), gradients, dx);
+    }
 
-            fn output(activations: &SVector<T, O>) -> &[T; O] {
-                column(activations)
-            }
+    fn output(activations: &L::Activation) -> &L::Output {
+        L::output(activations)
+    }
 
-            fn output_delta(deltas: &mut SVector<T, O>) -> &mut [T; O] {
-                column_mut(deltas)
-            }
+    fn output_delta(deltas: &mut L::Activation) -> &mut L::Output {
+        L::output_mut(deltas)
+    }
 
-            fn draw_weights<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
-                <$layer>::draw_weights(self, init, rng);
-            }
+    fn walk_parameters(&self, layer: usize, f: &mut impl FnMut(Slot, &[L::Scalar])) {
+        Layer::for_each_parameter(self, layer, f);
+    }
 
-            #[inline(always)]
-            fn apply_step(&mut self, step: &Step<T>, gradients: &mut $grads, velocity: &mut $grads) {
-                <$layer>::apply_step(self, step, gradients, velocity);
-            }
+    #[inline(always)]
+    fn walk_trainable_mut(
+        &mut self,
+        layer: usize,
+        first_slot: usize,
+        f: &mut impl FnMut(Slot, usize, &mut [L::Scalar]),
+    ) {
+        Layer::for_each_trainable_mut(self, layer, first_slot, f);
+    }
 
-            fn parameters_finite(&self) -> bool {
-                <$layer>::parameters_finite(self)
-            }
+    fn input_values(x: &L::Input) -> &[L::Scalar] {
+        L::input_values(x)
+    }
 
-            fn input_values(x: &[T; I]) -> &[T] {
-                x
-            }
+    fn input_from_slice(x: &[L::Scalar]) -> Result<&L::Input, Error> {
+        L::input_from_slice(x)
+    }
 
-            fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {
-                as_input(x)
-            }
-
-            fn inputs_from_flat(flat: &[T]) -> Result<&[[T; I]], Error> {
-                as_inputs(flat)
-            }
-        }
-    };
+    fn inputs_from_flat(flat: &[L::Scalar]) -> Result<&[L::Input], Error> {
+        L::inputs_from_flat(flat)
+    }
 }
 
-single_layer_network!(Dense<T, I, O, A>, DenseGradients<T, I, O>, I * O + O, []);
-single_layer_network!(Frozen<'a, T, I, O, A>, (), 0, ['a]);
+/// A layer in front of a network that takes its output: the recursion over
+/// layers, written once for every layer kind.
+impl<L, Tail> Network for Chain<L, Tail>
+where
+    L: Layer,
+    Tail: Network<Scalar = L::Scalar, Input = L::Output>,
+{
+    type Scalar = L::Scalar;
+    type Input = L::Input;
+    type Output = Tail::Output;
+    type Activations = Chain<L::Activation, Tail::Activations>;
+    type Deltas = Chain<L::Activation, Tail::Deltas>;
+    type Gradients = Chain<L::Gradients, Tail::Gradients>;
+    const INPUTS: usize = L::INPUTS;
+    const OUTPUTS: usize = Tail::OUTPUTS;
+    const PARAMETERS: usize = L::PARAMETERS + Tail::PARAMETERS;
 
-/// A layer with `I` inputs and `M` outputs in front of a network taking `M` inputs.
-macro_rules! chained_network {
-    ($layer:ty, $grads:ty, $params:expr, $trainable:expr, [$($lt:lifetime)?]) => {
-        impl<$($lt,)? T: Float, const I: usize, const M: usize, A: Activation, Tail> Network for Chain<$layer, Tail>
-        where
-            Tail: Network<Scalar = T, Input = [T; M]>,
-        {
-            type Scalar = T;
-            type Input = [T; I];
-            type Output = Tail::Output;
-            type Activations = Chain<SVector<T, M>, Tail::Activations>;
-            type Deltas = Chain<SVector<T, M>, Tail::Deltas>;
-            type Gradients = Chain<$grads, Tail::Gradients>;
-            const INPUTS: usize = I;
-            const OUTPUTS: usize = Tail::OUTPUTS;
-            const PARAMETERS: usize = $params + Tail::PARAMETERS;
+    #[inline(always)]
+    fn forward<'c>(&self, x: &L::Input, activations: &'c mut Self::Activations) -> &'c Tail::Output {
+        let hidden = L::output_mut(&mut activations.head);
+        self.head.forward_into(x, hidden);
+        self.tail.forward(hidden, &mut activations.tail)
+    }
 
-            #[inline(always)]
-            fn forward<'c>(&self, x: &[T; I], activations: &'c mut Self::Activations) -> &'c Tail::Output {
-                let hidden = column_mut(&mut activations.head);
-                self.head.forward_into(x, hidden);
-                self.tail.forward(hidden, &mut activations.tail)
-            }
-
-            #[inline(always)]
-            fn backward(
-                &self,
-                x: &[T; I],
-                activations: &Self::Activations,
-                deltas: &mut Self::Deltas,
-                gradients: &mut Self::Gradients,
-                dx: Option<&mut [T; I]>,
-            ) {
-                let hidden = column(&activations.head);
-                // A frozen head uses ∂L/∂hidden only to pass ∂L/∂x on: when no
-                // one asked for that, the tail can skip computing it.
-                if !$trainable && dx.is_none() {
-                    self.tail.backward(hidden, &activations.tail, &mut deltas.tail, &mut gradients.tail, None);
-                    return;
-                }
-                let hidden_delta = column_mut(&mut deltas.head);
-                self.tail.backward(hidden, &activations.tail, &mut deltas.tail, &mut gradients.tail, Some(hidden_delta));
-                self.head.backward_into(x, hidden, hidden_delta, &mut gradients.head, dx);
-            }
-
-            #[inline(always)]
-            fn forward_pair<'c>(
-                &self,
-                x: [&[T; I]; 2],
-                activations: [&'c mut Self::Activations; 2],
-            ) -> [&'c Tail::Output; 2] {
-                let [a0, a1] = activations;
-                let (hidden0, hidden1) = (column_mut(&mut a0.head), column_mut(&mut a1.head));
-                self.head.forward_pair_into(x, [&mut *hidden0, &mut *hidden1]);
-                self.tail.forward_pair([hidden0, hidden1], [&mut a0.tail, &mut a1.tail])
-            }
-
-            #[inline(always)]
-            fn backward_pair(
-                &self,
-                x: [&[T; I]; 2],
-                activations: [&Self::Activations; 2],
-                deltas: [&mut Self::Deltas; 2],
-                gradients: &mut Self::Gradients,
-                dx: Option<[&mut [T; I]; 2]>,
-            ) {
-                let hidden = activations.map(|a| column(&a.head));
-                let tail_activations = activations.map(|a| &a.tail);
-                let [d0, d1] = deltas;
-                let tail_deltas = [&mut d0.tail, &mut d1.tail];
-                if !$trainable && dx.is_none() {
-                    self.tail.backward_pair(hidden, tail_activations, tail_deltas, &mut gradients.tail, None);
-                    return;
-                }
-                let (hidden_delta0, hidden_delta1) = (column_mut(&mut d0.head), column_mut(&mut d1.head));
-                self.tail.backward_pair(
-                    hidden,
-                    tail_activations,
-                    tail_deltas,
-                    &mut gradients.tail,
-                    Some([&mut *hidden_delta0, &mut *hidden_delta1]),
-                );
-                self.head.backward_pair_into(x, hidden, [hidden_delta0, hidden_delta1], &mut gradients.head, dx);
-            }
-
-            fn output(activations: &Self::Activations) -> &Tail::Output {
-                Tail::output(&activations.tail)
-            }
-
-            fn output_delta(deltas: &mut Self::Deltas) -> &mut Tail::Output {
-                Tail::output_delta(&mut deltas.tail)
-            }
-
-            fn draw_weights<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) {
-                self.head.draw_weights(init, rng);
-                self.tail.draw_weights(init, rng);
-            }
-
-            #[inline(always)]
-            fn apply_step(&mut self, step: &Step<T>, gradients: &mut Self::Gradients, velocity: &mut Self::Gradients) {
-                self.head.apply_step(step, &mut gradients.head, &mut velocity.head);
-                self.tail.apply_step(step, &mut gradients.tail, &mut velocity.tail);
-            }
-
-            fn parameters_finite(&self) -> bool {
-                self.head.parameters_finite() && self.tail.parameters_finite()
-            }
-
-            fn input_values(x: &[T; I]) -> &[T] {
-                x
-            }
-
-            fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {
-                as_input(x)
-            }
-
-            fn inputs_from_flat(flat: &[T]) -> Result<&[[T; I]], Error> {
-                as_inputs(flat)
-            }
+    #[inline(always)]
+    fn backward(
+        &self,
+        x: &L::Input,
+        activations: &Self::Activations,
+        deltas: &mut Self::Deltas,
+        gradients: &mut Self::Gradients,
+        dx: Option<&mut L::Input>,
+    ) {
+        let hidden = L::output(&activations.head);
+        // A frozen head uses ∂L/∂hidden only to pass ∂L/∂x on: when no one
+        // asked for that, the tail can skip computing it.
+        if !L::TRAINABLE && dx.is_none() {
+            self.tail.backward(hidden, &activations.tail, &mut deltas.tail, &mut gradients.tail, None);
+            return;
         }
-    };
-}
+        let hidden_delta = L::output_mut(&mut deltas.head);
+        self.tail.backward(hidden, &activations.tail, &mut deltas.tail, &mut gradients.tail, Some(hidden_delta));
+        self.head.backward_into(x, hidden, hidden_delta, &mut gradients.head, dx);
+    }
 
-chained_network!(Dense<T, I, M, A>, DenseGradients<T, I, M>, I * M + M, true, []);
-chained_network!(Frozen<'a, T, I, M, A>, (), 0, false, ['a]);
+    #[inline(always)]
+    fn forward_pair<'c>(
+        &self,
+        x: [&L::Input; 2],
+        activations: [&'c mut Self::Activations; 2],
+    ) -> [&'c Tail::Output; 2] {
+        let [a0, a1] = activations;
+        let (hidden0, hidden1) = (L::output_mut(&mut a0.head), L::output_mut(&mut a1.head));
+        self.head.forward_pair_into(x, [&mut *hidden0, &mut *hidden1]);
+        self.tail.forward_pair([hidden0, hidden1], [&mut a0.tail, &mut a1.tail])
+    }
+
+    #[inline(always)]
+    fn backward_pair(
+        &self,
+        x: [&L::Input; 2],
+        activations: [&Self::Activations; 2],
+        deltas: [&mut Self::Deltas; 2],
+        gradients: &mut Self::Gradients,
+        dx: Option<[&mut L::Input; 2]>,
+    ) {
+        let hidden = activations.map(|a| L::output(&a.head));
+        let tail_activations = activations.map(|a| &a.tail);
+        let [d0, d1] = deltas;
+        let tail_deltas = [&mut d0.tail, &mut d1.tail];
+        if !L::TRAINABLE && dx.is_none() {
+            self.tail.backward_pair(hidden, tail_activations, tail_deltas, &mut gradients.tail, None);
+            return;
+        }
+        let (hidden_delta0, hidden_delta1) = (L::output_mut(&mut d0.head), L::output_mut(&mut d1.head));
+        self.tail.backward_pair(
+            hidden,
+            tail_activations,
+            tail_deltas,
+            &mut gradients.tail,
+            Some([&mut *hidden_delta0, &mut *hidden_delta1]),
+        );
+        self.head.backward_pair_into(x, hidden, [hidden_delta0, hidden_delta1], &mut gradients.head, dx);
+    }
+
+    fn output(activations: &Self::Activations) -> &Tail::Output {
+        Tail::output(&activations.tail)
+    }
+
+    fn output_delta(deltas: &mut Self::Deltas) -> &mut Tail::Output {
+        Tail::output_delta(&mut deltas.tail)
+    }
+
+    fn walk_parameters(&self, layer: usize, f: &mut impl FnMut(Slot, &[L::Scalar])) {
+        Layer::for_each_parameter(&self.head, layer, f);
+        self.tail.walk_parameters(layer + 1, f);
+    }
+
+    #[inline(always)]
+    fn walk_trainable_mut(
+        &mut self,
+        layer: usize,
+        first_slot: usize,
+        f: &mut impl FnMut(Slot, usize, &mut [L::Scalar]),
+    ) {
+        Layer::for_each_trainable_mut(&mut self.head, layer, first_slot, f);
+        self.tail.walk_trainable_mut(layer + 1, first_slot + <L::Gradients as Slots<L::Scalar>>::SLOTS, f);
+    }
+
+    fn input_values(x: &L::Input) -> &[L::Scalar] {
+        L::input_values(x)
+    }
+
+    fn input_from_slice(x: &[L::Scalar]) -> Result<&L::Input, Error> {
+        L::input_from_slice(x)
+    }
+
+    fn inputs_from_flat(flat: &[L::Scalar]) -> Result<&[L::Input], Error> {
+        L::inputs_from_flat(flat)
+    }
+}
 
 impl<T: Float, const I: usize, const O: usize, A: Activation> crate::buffer::sealed::Sealed for Dense<T, I, O, A> {}
 impl<T: Float, const I: usize, const O: usize, A: Activation> Zeroed for Dense<T, I, O, A> {

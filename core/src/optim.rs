@@ -8,6 +8,8 @@
 
 use crate::error::Error;
 use crate::float::Float;
+use crate::network::Network;
+use crate::walk::Part;
 
 /// Hyperparameters of SGD, unchecked until [`SgdConfig::check`].
 ///
@@ -190,6 +192,20 @@ pub struct Step<T> {
 }
 
 impl<T: Float> Step<T> {
+    /// One step on every trainable parameter of `net`, through the walk.
+    #[inline(always)]
+    pub(crate) fn apply<N: Network<Scalar = T>>(
+        &self,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        velocity: &mut N::Gradients,
+    ) {
+        net.for_each_trainable_zip(gradients, [velocity], |slot, w, g, [v]| match slot.part {
+            Part::Weights => self.update_weights(w, g, v),
+            Part::Biases => self.update_biases(w, g, v),
+        });
+    }
+
     /// Updates weights from summed gradients; velocities hold the momentum.
     #[inline(always)]
     pub(crate) fn update_weights(&self, params: &mut [T], grads: &mut [T], velocity: &mut [T]) {

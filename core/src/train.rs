@@ -276,7 +276,7 @@ pub fn apply_gradients<N: Network>(
     batch_len: usize,
 ) {
     let step = sgd.step(epoch, batch_len);
-    net.apply_step(&step, &mut state.gradients, &mut state.velocity);
+    step.apply(net, &mut state.gradients, &mut state.velocity);
 }
 
 /// One pass over the data in a freshly shuffled order; `epoch` is 0-based and sets the learning rate.
