@@ -43,7 +43,7 @@ pub(crate) mod sealed {
 ///     fn set_zero(&mut self) {}
 /// }
 /// ```
-pub trait Zeroed: sealed::Sealed + Sized {
+pub trait Zeroed: sealed::Sealed + Sized + Clone + core::fmt::Debug {
     /// The all-zero value, as a constant: a `static` initialised with it is
     /// placed in `.bss` and never passes through the stack (see
     /// [`TrainState::new`](crate::TrainState::new) for a firmware example).
@@ -65,6 +65,17 @@ impl<T: Float, const R: usize, const C: usize> Zeroed for SMatrix<T, R, C> {
     fn set_zero(&mut self) {
         for v in self.as_mut_slice() {
             *v = T::ZERO;
+        }
+    }
+}
+
+impl<G: Zeroed, const K: usize> sealed::Sealed for [G; K] {}
+/// An optimizer's state: `K` buffers shaped like the trainable parameters.
+impl<G: Zeroed, const K: usize> Zeroed for [G; K] {
+    const ZEROED: Self = [const { G::ZEROED }; K];
+    fn set_zero(&mut self) {
+        for buffer in self {
+            buffer.set_zero();
         }
     }
 }

@@ -36,6 +36,12 @@ pub enum Error {
         /// Index of the sample.
         sample: usize,
     },
+    /// The network's output for a sample is NaN or infinite (weights that
+    /// are not finite, or a finite input so large that a sum overflows).
+    NonFiniteOutput {
+        /// Index of the sample.
+        sample: usize,
+    },
     /// A target the loss cannot use (class out of range, value outside `[0, 1]`, NaN).
     InvalidTarget {
         /// Index of the sample.
@@ -58,7 +64,7 @@ pub enum Error {
     /// A hyperparameter outside its domain.
     InvalidHyperparameter {
         /// Which one.
-        name: &'static str,
+        name: Hyperparameter,
         /// What it must be.
         requirement: &'static str,
     },
@@ -67,6 +73,81 @@ pub enum Error {
         /// The 1-based epoch in which it happened.
         epoch: u32,
     },
+}
+
+/// A hyperparameter, named in [`Error::InvalidHyperparameter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Hyperparameter {
+    /// The (base) learning rate.
+    LearningRate,
+    /// Momentum μ (classical or Nesterov).
+    Momentum,
+    /// Adam's first-moment decay β₁.
+    Beta1,
+    /// Adam's second-moment decay β₂.
+    Beta2,
+    /// The ε added to a denominator (Adagrad, RMSprop, Adam).
+    Epsilon,
+    /// RMSprop's decay ρ.
+    Rho,
+    /// AdamW's decoupled weight decay λ.
+    WeightDecay,
+    /// The L2 penalty.
+    L2,
+    /// The L1 penalty.
+    L1,
+    /// The largest global gradient norm before clipping.
+    ClipNorm,
+    /// Inverse-time decay of the learning rate.
+    Decay,
+    /// Epochs between steps of a step schedule.
+    StepEvery,
+    /// The factor of a step or exponential schedule.
+    Gamma,
+    /// The learning rate a cosine schedule ends at.
+    MinLearningRate,
+    /// Epochs of linear warm-up.
+    Warmup,
+    /// The number of epochs.
+    Epochs,
+    /// Samples per optimizer step.
+    BatchSize,
+    /// The initialiser's range.
+    InitialiserRange,
+}
+
+impl Hyperparameter {
+    /// Its name in messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Hyperparameter::LearningRate => "learning rate",
+            Hyperparameter::Momentum => "momentum",
+            Hyperparameter::Beta1 => "beta1",
+            Hyperparameter::Beta2 => "beta2",
+            Hyperparameter::Epsilon => "epsilon",
+            Hyperparameter::Rho => "rho",
+            Hyperparameter::WeightDecay => "weight decay",
+            Hyperparameter::L2 => "l2",
+            Hyperparameter::L1 => "l1",
+            Hyperparameter::ClipNorm => "clip norm",
+            Hyperparameter::Decay => "decay",
+            Hyperparameter::StepEvery => "step interval",
+            Hyperparameter::Gamma => "gamma",
+            Hyperparameter::MinLearningRate => "minimum learning rate",
+            Hyperparameter::Warmup => "warm-up",
+            Hyperparameter::Epochs => "epochs",
+            Hyperparameter::BatchSize => "batch size",
+            Hyperparameter::InitialiserRange => "initialiser range",
+        }
+    }
+}
+
+impl fmt::Display for Hyperparameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl fmt::Display for Error {
@@ -83,6 +164,10 @@ impl fmt::Display for Error {
             }
             Error::EmptyDataset => f.write_str("the data set has no samples"),
             Error::NonFiniteInput { sample } => write!(f, "sample {sample} has a NaN or infinite input"),
+            Error::NonFiniteOutput { sample } => write!(
+                f,
+                "the network's output for sample {sample} is NaN or infinite (non-finite weights, or an input so large that a sum overflows)"
+            ),
             Error::InvalidTarget { sample } => {
                 write!(f, "target of sample {sample} is not valid for this loss")
             }

@@ -46,6 +46,8 @@ pub trait Float:
     const ONE: Self;
     /// One half.
     const HALF: Self;
+    /// π, rounded to this type.
+    const PI: Self;
     /// The smallest positive normal number (`f32::MIN_POSITIVE`, `f64::MIN_POSITIVE`).
     const MIN_POSITIVE: Self;
 
@@ -65,6 +67,8 @@ pub trait Float:
     fn ln_1p(self) -> Self;
     /// Hyperbolic tangent, by `libm`.
     fn tanh(self) -> Self;
+    /// Cosine, by `libm`.
+    fn cos(self) -> Self;
     /// Square root, by `libm` (correctly rounded).
     fn sqrt(self) -> Self;
     /// Absolute value.
@@ -79,11 +83,12 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $exp:path, $ln:path, $ln_1p:path, $tanh:path, $sqrt:path, $fabs:path) => {
+    ($t:ident, $exp:path, $ln:path, $ln_1p:path, $tanh:path, $cos:path, $sqrt:path, $fabs:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const HALF: Self = 0.5;
+            const PI: Self = core::$t::consts::PI;
             const MIN_POSITIVE: Self = <$t>::MIN_POSITIVE;
             #[inline(always)]
             fn from_f64(value: f64) -> Self {
@@ -114,6 +119,10 @@ macro_rules! impl_float {
                 $tanh(self)
             }
             #[inline(always)]
+            fn cos(self) -> Self {
+                $cos(self)
+            }
+            #[inline(always)]
             fn sqrt(self) -> Self {
                 $sqrt(self)
             }
@@ -138,7 +147,7 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, exp_f32, libm::logf, libm::log1pf, libm::tanhf, libm::sqrtf, libm::fabsf);
+impl_float!(f32, exp_f32, libm::logf, libm::log1pf, libm::tanhf, libm::cosf, libm::sqrtf, libm::fabsf);
 
 /// `f32`'s exp: on a vector unit the branch-free [`expf`], which vectorises
 /// across a softmax; on a scalar FPU `libm::expf` itself, whose early exits
@@ -152,7 +161,7 @@ fn exp_f32(x: f32) -> f32 {
 /// vector unit (a host). Kernels and math routines pick their loop shapes by
 /// it; every choice gives the same bits, which the cross-checks prove.
 pub(crate) const SCALAR_FPU: bool = !cfg!(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"));
-impl_float!(f64, libm::exp, libm::log, libm::log1p, libm::tanh, libm::sqrt, libm::fabs);
+impl_float!(f64, libm::exp, libm::log, libm::log1p, libm::tanh, libm::cos, libm::sqrt, libm::fabs);
 
 /// e^x with exactly the bits of `libm::expf` (FreeBSD's `e_expf.c`) for every
 /// input, NaNs included, but branch-free: every path is computed and the

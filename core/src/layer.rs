@@ -48,9 +48,8 @@ pub struct Dense<T, const I: usize, const O: usize, A = Identity> {
 ///
 /// ```
 /// use core::ops::ControlFlow;
-/// use mlp_core::{layers, Chain, Dataset, DefaultRng, Dense, Frozen, Network, SgdConfig, TrainConfig, TrainState};
-/// use mlp_core::{activation::Relu, loss::SoftmaxCrossEntropy, train};
-/// use rand_core::SeedableRng;
+/// use mlp_core::{layers, Chain, Dataset, Dense, Frozen, Learner, Network, TrainConfig, TrainState};
+/// use mlp_core::{activation::Relu, loss::SoftmaxCrossEntropy, optim::Sgd, schedule::Schedule};
 ///
 /// // Trained on the host, exported as a `static`: it never occupies RAM.
 /// static FEATURES: Dense<f32, 2, 4, Relu> = Dense::from_columns(
@@ -65,10 +64,10 @@ pub struct Dense<T, const I: usize, const O: usize, A = Identity> {
 /// let inputs = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]];
 /// let labels = [0, 0, 1, 1];
 /// let data = Dataset::new(&inputs, &labels).unwrap();
-/// let config = TrainConfig { epochs: 200, batch_size: 4, sgd: SgdConfig { lr: 0.5, ..SgdConfig::default() } };
-/// let mut rng = DefaultRng::seed_from_u64(0);
-/// let summary = train(&mut net, &mut TrainState::new(), SoftmaxCrossEntropy, data, &mut [0u16; 4],
-///     &config, &mut rng, |_, _| ControlFlow::Continue(())).unwrap();
+/// let config = TrainConfig { epochs: 200, batch_size: 4, schedule: Schedule::constant(0.5), ..TrainConfig::new(Sgd) };
+/// let (mut state, mut order) = (TrainState::<OnDevice, Sgd>::new(), [0u16; 4]);
+/// let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+/// let summary = learner.fit(data, |_, _| ControlFlow::Continue(())).unwrap();
 /// assert_eq!(summary.last.train.accuracy, 1.0);
 /// ```
 #[derive(Debug, PartialEq)]
@@ -522,6 +521,8 @@ pub trait Layer: sealed::Sealed {
     );
     /// The values of one input sample.
     fn input_values(x: &Self::Input) -> &[Self::Scalar];
+    /// The values of one output.
+    fn output_values(y: &Self::Output) -> &[Self::Scalar];
     /// Views a slice as one input sample, checking its length.
     fn input_from_slice(x: &[Self::Scalar]) -> Result<&Self::Input, Error>;
     /// Views a flat buffer as consecutive input samples, checking it is not ragged.
@@ -576,6 +577,9 @@ macro_rules! layer_common {
         }
         fn input_values(x: &[T; I]) -> &[T] {
             x
+        }
+        fn output_values(y: &[T; O]) -> &[T] {
+            y
         }
         fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {
             as_input(x)

@@ -15,8 +15,9 @@
 //! ```
 //! use mlp_core::{layers, Dense, Network, activation::Relu};
 //! type Digits = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
-//! // Parameters, gradients, momentum and one sample's cache, in bytes:
-//! const _: () = assert!(Digits::TRAINING_BYTES == 3 * (64 * 32 + 32 + 32 * 10 + 10) * 4 + 2 * (32 + 10) * 4);
+//! // Parameters, gradients, momentum and one sample's cache, in bytes, plus
+//! // the step and epoch counters and the generator's state (24 bytes):
+//! const _: () = assert!(Digits::TRAINING_BYTES == 3 * (64 * 32 + 32 + 32 * 10 + 10) * 4 + 2 * (32 + 10) * 4 + 24);
 //! ```
 //!
 //! A firmware that states its RAM budget this way does not build when training would not fit:
@@ -40,7 +41,7 @@
 //!   metrics ([`Metrics`] is in the network's scalar), learning rates and
 //!   updates all compute in the network's scalar, which is what a
 //!   single-precision FPU runs in hardware. Two things use `f64`: validating a
-//!   configuration ([`TrainConfig::check`], once per call of [`train`]) and
+//!   configuration ([`TrainConfig::check`], once per [`Learner`]) and
 //!   drawing initial weights ([`Network::initialize`], so that an `f32` and an
 //!   `f64` network start from the same values). Firmware that receives its
 //!   weights from the host never initialises; [`ConfusionMatrix::accuracy`]
@@ -68,21 +69,23 @@ pub mod loss;
 mod metrics;
 mod network;
 pub mod optim;
+mod rng;
+pub mod schedule;
 mod train;
 pub mod walk;
 mod window;
 
 pub use buffer::Zeroed;
-pub use error::Error;
+pub use error::{Error, Hyperparameter};
 pub use float::Float;
 pub use init::Init;
 pub use layer::{Dense, DenseGradients, Frozen, Layer};
 pub use metrics::{ConfusionMatrix, EpochMetrics, Metrics, TrainSummary};
-pub use network::{Chain, Network, PairCache, TrainState};
-pub use optim::{Sgd, SgdConfig};
+pub use network::{Chain, Network, PairCache, Persistent, Scratch, TrainState};
+pub use optim::Optimizer;
 pub use train::{
-    Dataset, SampleIndex, TrainConfig, accumulate_sample, apply_gradients, confusion_matrix, evaluate, predict,
-    predict_class, predict_probabilities, train, train_epoch, train_epoch_paired,
+    Checked, Dataset, Learner, SampleIndex, TrainConfig, accumulate_sample, confusion_matrix, evaluate, predict,
+    predict_class, predict_probabilities,
 };
 pub use walk::{Part, Slot, Slots};
 pub use window::SampleWindow;
@@ -95,7 +98,8 @@ pub use window::SampleWindow;
 /// let mut b = DefaultRng::seed_from_u64(7);
 /// assert_eq!(mlp_core::Rng::next_u64(&mut a), mlp_core::Rng::next_u64(&mut b));
 /// ```
-pub type DefaultRng = rand_xorshift::XorShiftRng;
+pub type DefaultRng = rng::XorShift128;
+pub use rng::XorShift128;
 
 /// The random-number traits the core's functions take, re-exported so that
 /// firmware can seed [`DefaultRng`] without depending on `rand_core` itself.

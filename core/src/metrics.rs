@@ -44,7 +44,7 @@ pub struct EpochMetrics<T> {
     pub train: Metrics<T>,
 }
 
-/// How a finished [`train`](crate::train) run ended.
+/// How a finished [`Learner::fit`](crate::Learner::fit) run ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct TrainSummary<T> {

@@ -44,6 +44,8 @@ use crate::error::Error;
 use crate::float::Float;
 use crate::init::Init;
 use crate::layer::{Dense, Layer};
+use crate::optim::{Momentum, Optimizer};
+use crate::rng::XorShift128 as DefaultRng;
 use crate::walk::{Part, Slot, Slots};
 
 /// A layer followed by the rest of a network. Also the shape of every buffer
@@ -112,13 +114,16 @@ pub trait Network: Sized {
     const PARAMETER_BYTES: usize = size_of::<Self>();
     /// Bytes of the gradient buffer.
     const GRADIENT_BYTES: usize = size_of::<Self::Gradients>();
-    /// Bytes of optimizer state (one momentum value per trainable parameter).
+    /// Bytes of one optimizer-state buffer (an optimizer keeps
+    /// [`Optimizer::BUFFERS`] of them).
     const OPTIMIZER_BYTES: usize = size_of::<Self::Gradients>();
     /// Bytes of the per-sample cache: activations plus deltas.
     const CACHE_BYTES: usize = size_of::<Self::Activations>() + size_of::<Self::Deltas>();
     /// Bytes that inference needs: the network and its activations.
     const INFERENCE_BYTES: usize = size_of::<Self>() + size_of::<Self::Activations>();
-    /// Bytes that training needs: the network and its [`TrainState`].
+    /// Bytes that training with momentum needs: the network and its
+    /// [`TrainState`]. For another optimizer `O`:
+    /// `PARAMETER_BYTES + TrainState::<Self, O>::BYTES`.
     const TRAINING_BYTES: usize = size_of::<Self>() + size_of::<TrainState<Self>>();
 
     /// Runs one sample forward, keeping every layer's output in `activations`.
@@ -179,7 +184,7 @@ pub trait Network: Sized {
     fn initialize<R: Rng + ?Sized>(&mut self, init: Init, rng: &mut R) -> Result<(), Error> {
         if !init.is_valid_for::<Self::Scalar>() {
             return Err(Error::InvalidHyperparameter {
-                name: "initialiser range",
+                name: crate::error::Hyperparameter::InitialiserRange,
                 requirement: "positive and finite in the network's float type, and not subnormal",
             });
         }
@@ -244,6 +249,9 @@ pub trait Network: Sized {
     /// The values of one sample.
     fn input_values(x: &Self::Input) -> &[Self::Scalar];
 
+    /// The values of one output.
+    fn output_values(y: &Self::Output) -> &[Self::Scalar];
+
     /// Views a slice as one sample, checking its length.
     fn input_from_slice(x: &[Self::Scalar]) -> Result<&Self::Input, Error>;
 
@@ -251,37 +259,103 @@ pub trait Network: Sized {
     fn inputs_from_flat(flat: &[Self::Scalar]) -> Result<&[Self::Input], Error>;
 }
 
-/// Per-sample and per-batch buffers that training needs beside the network.
-#[derive(Clone, Debug)]
-pub struct TrainState<N: Network> {
+/// One sample's forward and backward values: scratch, overwritten by every sample.
+pub struct Scratch<N: Network> {
     /// Forward values of the current sample.
     pub activations: N::Activations,
     /// Backward values of the current sample.
     pub deltas: N::Deltas,
-    /// Gradient summed over the current batch.
-    pub gradients: N::Gradients,
-    /// Momentum of every trainable parameter.
-    pub velocity: N::Gradients,
 }
 
-impl<N: Network> crate::buffer::sealed::Sealed for TrainState<N> {}
-impl<N: Network> Zeroed for TrainState<N> {
-    const ZEROED: Self = TrainState {
-        activations: N::Activations::ZEROED,
-        deltas: N::Deltas::ZEROED,
-        gradients: N::Gradients::ZEROED,
-        velocity: N::Gradients::ZEROED,
+/// Clone and Debug by hand: derived, they would require the network type
+/// itself to be `Clone` and `Debug`, not only its buffers.
+macro_rules! buffer_impls {
+    ($name:ident<$($param:ident $(: $bound:path)?),*> { $($field:ident),* }) => {
+        impl<$($param $(: $bound)?),*> Clone for $name<$($param),*> {
+            fn clone(&self) -> Self {
+                $name { $($field: self.$field.clone()),* }
+            }
+        }
+        impl<$($param $(: $bound)?),*> core::fmt::Debug for $name<$($param),*> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.debug_struct(stringify!($name))$(.field(stringify!($field), &self.$field))*.finish()
+            }
+        }
     };
+}
+
+buffer_impls!(Scratch<N: Network> { activations, deltas });
+buffer_impls!(Persistent<N: Network, O: Optimizer> { optimizer, steps, epoch, rng });
+buffer_impls!(TrainState<N: Network, O: Optimizer> { scratch, gradients, persistent });
+buffer_impls!(PairCache<N: Network> { activations, deltas });
+
+impl<N: Network> crate::buffer::sealed::Sealed for Scratch<N> {}
+impl<N: Network> Zeroed for Scratch<N> {
+    const ZEROED: Self = Scratch { activations: N::Activations::ZEROED, deltas: N::Deltas::ZEROED };
     fn set_zero(&mut self) {
         self.activations.set_zero();
         self.deltas.set_zero();
-        self.gradients.set_zero();
-        self.velocity.set_zero();
     }
 }
 
-impl<N: Network> TrainState<N> {
-    /// Fresh state: no momentum, no accumulated gradient.
+/// What training carries from one step and epoch to the next, and what a
+/// checkpoint saves: the optimizer's state, the step and epoch counts, and
+/// the random generator that shuffles (its state is readable and
+/// restorable: [`XorShift128::state`](crate::XorShift128::state)).
+pub struct Persistent<N: Network, O: Optimizer> {
+    /// The optimizer's buffers (`O::BUFFERS` of them, shaped like the trainable parameters).
+    pub optimizer: O::State<N::Gradients>,
+    /// Optimizer steps taken (Adam's bias correction counts them).
+    pub steps: u32,
+    /// Epochs completed (the schedule's position).
+    pub epoch: u32,
+    /// The generator that shuffles every epoch.
+    pub rng: DefaultRng,
+}
+
+impl<N: Network, O: Optimizer> crate::buffer::sealed::Sealed for Persistent<N, O> {}
+impl<N: Network, O: Optimizer> Zeroed for Persistent<N, O> {
+    const ZEROED: Self =
+        Persistent { optimizer: O::State::<N::Gradients>::ZEROED, steps: 0, epoch: 0, rng: DefaultRng::ZEROED };
+    fn set_zero(&mut self) {
+        self.optimizer.set_zero();
+        self.steps = 0;
+        self.epoch = 0;
+        self.rng = DefaultRng::ZEROED;
+    }
+}
+
+/// Everything training needs beside the network, split by lifetime:
+/// per-sample [`Scratch`], the gradient summed over the current batch, and
+/// the [`Persistent`] part. `O` is the optimizer ([`Momentum`] by default).
+pub struct TrainState<N: Network, O: Optimizer = Momentum> {
+    /// One sample's forward and backward values.
+    pub scratch: Scratch<N>,
+    /// Gradient summed over the current batch.
+    pub gradients: N::Gradients,
+    /// Optimizer state, counters and generator.
+    pub persistent: Persistent<N, O>,
+}
+
+impl<N: Network, O: Optimizer> crate::buffer::sealed::Sealed for TrainState<N, O> {}
+impl<N: Network, O: Optimizer> Zeroed for TrainState<N, O> {
+    const ZEROED: Self =
+        TrainState { scratch: Scratch::ZEROED, gradients: N::Gradients::ZEROED, persistent: Persistent::ZEROED };
+    fn set_zero(&mut self) {
+        self.scratch.set_zero();
+        self.gradients.set_zero();
+        self.persistent.set_zero();
+    }
+}
+
+impl<N: Network, O: Optimizer> TrainState<N, O> {
+    /// Bytes of the state: scratch, gradient, optimizer buffers, counters
+    /// and generator. With [`Network::PARAMETER_BYTES`], what training takes.
+    pub const BYTES: usize = size_of::<Self>();
+
+    /// Fresh state: no optimizer history, no accumulated gradient, epoch 0,
+    /// the generator in its all-zero-seed state (seed it:
+    /// `state.persistent.rng = DefaultRng::seed_from_u64(…)`).
     ///
     /// `const`, so firmware keeps the state in a `static` that lands in
     /// `.bss`: nothing is built on the stack and no `unsafe` is needed. With
@@ -290,16 +364,16 @@ impl<N: Network> TrainState<N> {
     /// ```ignore
     /// static STATE: ConstStaticCell<TrainState<Net>> = ConstStaticCell::new(TrainState::new());
     /// static NET: ConstStaticCell<Net> = ConstStaticCell::new(Net::ZEROED);
-    /// let (state, net) = (STATE.take(), NET.take()); // &'static mut, no copy
+    /// let (Some(state), Some(net)) = (STATE.try_take(), NET.try_take()) else { return };
     /// ```
     ///
     /// A `const` of the state is all zeros:
     ///
     /// ```
-    /// use mlp_core::{layers, Dense, TrainState, activation::Relu};
+    /// use mlp_core::{layers, Dense, TrainState, activation::Relu, optim::Adam};
     /// type Net = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
-    /// static FRESH: TrainState<Net> = TrainState::new();
-    /// assert!(FRESH.velocity.head.weights.iter().all(|&v| v == 0.0));
+    /// static FRESH: TrainState<Net, Adam> = TrainState::new();
+    /// assert!(FRESH.persistent.optimizer[1].head.weights.iter().all(|&v| v == 0.0));
     /// ```
     ///
     /// Called at run time it returns by value, through the stack: a 784→128→10
@@ -311,17 +385,16 @@ impl<N: Network> TrainState<N> {
     }
 }
 
-impl<N: Network> Default for TrainState<N> {
+impl<N: Network, O: Optimizer> Default for TrainState<N, O> {
     fn default() -> Self {
         Self::new()
     }
 }
 
 /// The second sample's forward and backward values, for training two samples
-/// at a time ([`train_epoch_paired`](crate::train_epoch_paired)); the first
+/// at a time ([`Learner::with_pairs`](crate::Learner::with_pairs)); the first
 /// sample's stay in [`TrainState`]. Kept out of `TrainState` so that the RAM a
 /// device needs for one-sample training ([`Network::TRAINING_BYTES`]) does not grow.
-#[derive(Clone, Debug)]
 pub struct PairCache<N: Network> {
     /// Forward values of the second sample.
     pub activations: N::Activations,
@@ -425,6 +498,10 @@ impl<L: Layer> Network for L {
 
     fn input_values(x: &L::Input) -> &[L::Scalar] {
         L::input_values(x)
+    }
+
+    fn output_values(y: &Self::Output) -> &[L::Scalar] {
+        L::output_values(y)
     }
 
     fn input_from_slice(x: &[L::Scalar]) -> Result<&L::Input, Error> {
@@ -547,6 +624,10 @@ where
 
     fn input_values(x: &L::Input) -> &[L::Scalar] {
         L::input_values(x)
+    }
+
+    fn output_values(y: &Self::Output) -> &[L::Scalar] {
+        Tail::output_values(y)
     }
 
     fn input_from_slice(x: &[L::Scalar]) -> Result<&L::Input, Error> {

@@ -1,273 +1,674 @@
-//! Stochastic gradient descent: configuration, validation and the per-parameter update.
+//! Optimizers: the update rules, their hyperparameters, and their state.
 //!
-//! Regularisation is scaled as in scikit-learn: for a batch of `B` samples the
-//! objective is `mean loss + l2/(2B)·‖W‖² + l1/B·‖W‖₁`, so the weight gradient is
-//! `(Σ ∇loss + l2·W + l1·sign W) / B`. Biases are never regularised.
-//! The optimizer's state (one velocity per trainable parameter) lives in
-//! [`TrainState`](crate::TrainState).
+//! An [`Optimizer`] is a configuration (`f64` hyperparameters, as a user
+//! writes them) whose [`check`](Optimizer::check) rounds them to the
+//! network's float type and refuses values that the type would turn into
+//! zero, a subnormal or infinity. Its state is `BUFFERS` buffers shaped like
+//! the network's trainable parameters, so its size is a constant of the
+//! network and optimizer types:
+//!
+//! ```
+//! use core::mem::size_of;
+//! use mlp_core::{layers, Dense, Network, TrainState, activation::Relu};
+//! use mlp_core::optim::{Adam, Momentum, Optimizer, Sgd};
+//! type Net = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+//! assert_eq!((Sgd::BUFFERS, Momentum::BUFFERS, Adam::BUFFERS), (0, 1, 2));
+//! // Plain SGD keeps no per-parameter state; Adam keeps two moments.
+//! assert_eq!(TrainState::<Net, Adam>::BYTES - TrainState::<Net, Sgd>::BYTES, 2 * Net::GRADIENT_BYTES);
+//! // A firmware that must train in 24 KiB can afford SGD but not Adam:
+//! const _: () = assert!(Net::PARAMETER_BYTES + TrainState::<Net, Sgd>::BYTES <= 24 * 1024);
+//! ```
+//!
+//! Regularisation is scaled as in scikit-learn: for a batch of `B` samples
+//! the objective is `mean loss + l2/(2B)·‖W‖² + l1/B·‖W‖₁`, so the weight
+//! gradient is `ĝ/B` with `ĝ = Σ∇ + l2·W + l1·sign W`. Biases are never
+//! regularised. With a clip norm, the mean gradient `ĝ/B` of every
+//! parameter is scaled by `min(1, clip / ‖ĝ/B‖)`, the norm summed in the
+//! walk's order.
+//!
+//! The rules, with `g = ĝ/B` (clipped) and `η` the scheduled rate:
+//!
+//! | optimizer | state | update |
+//! |---|---|---|
+//! | [`Sgd`] | none | `w −= η·g` |
+//! | [`Momentum`] | `v` | `v = μv − η·g; w += v` |
+//! | [`Nesterov`] | `v` | `v = μv − η·g; w += μv − η·g` |
+//! | [`Adagrad`] | `s` | `s += g²; w −= η·g / (√s + ε)` |
+//! | [`RmsProp`] | `s` | `s = ρs + (1 − ρ)g²; w −= η·g / (√s + ε)` |
+//! | [`Adam`] | `m`, `v` | `m = β₁m + (1 − β₁)g; v = β₂v + (1 − β₂)g²; w −= η·m̂ / (√v̂ + ε)`, `m̂ = m/(1 − β₁ᵗ)`, `v̂ = v/(1 − β₂ᵗ)` |
+//! | [`AdamW`] | `m`, `v` | `w ·= 1 − ηλ`, then as Adam |
+//!
+//! For the first three, `η·g` is computed as `(η/B)·ĝ`: one multiply per
+//! parameter instead of two (for a power-of-two batch the same number).
 
-use crate::error::Error;
+use core::fmt::Debug;
+
+use crate::buffer::Zeroed;
+use crate::error::{Error, Hyperparameter};
 use crate::float::Float;
 use crate::network::Network;
+use crate::schedule::powi;
 use crate::walk::Part;
 
-/// Hyperparameters of SGD, unchecked until [`SgdConfig::check`].
-///
-/// ```
-/// use mlp_core::SgdConfig;
-/// let sgd = SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() };
-/// assert!(sgd.check::<f32>().is_ok());
-/// assert!(SgdConfig { lr: f64::NAN, ..sgd }.check::<f32>().is_err());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SgdConfig {
-    /// Initial learning rate η₀ (> 0).
-    pub lr: f64,
-    /// Momentum μ in `[0, 1)`; 0 is plain SGD.
-    pub momentum: f64,
-    /// Nesterov's accelerated gradient instead of classical momentum.
-    pub nesterov: bool,
-    /// L2 penalty on weights (≥ 0).
-    pub l2: f64,
-    /// L1 penalty on weights (≥ 0).
-    pub l1: f64,
-    /// Inverse-time decay d (≥ 0): in epoch t (from 0), η = η₀ / (1 + d·t).
-    /// [`TrainConfig::check`](crate::TrainConfig::check) rejects a decay that
-    /// would round the last epoch's η to zero or a subnormal in the network's
-    /// float type, which would silently stop learning.
-    pub decay: f64,
+/// An update rule and its hyperparameters, as configured.
+pub trait Optimizer: Copy + Debug + PartialEq {
+    /// Its name in reports.
+    const NAME: &'static str;
+    /// Buffers shaped like the trainable parameters that its state holds.
+    const BUFFERS: usize;
+    /// Its state for a network whose gradient buffer is `G`: `[G; BUFFERS]`.
+    type State<G: Zeroed>: Zeroed;
+    /// The hyperparameters, checked and rounded to the network's scalar.
+    type Rule<T: Float>: Copy + Debug + PartialEq;
+
+    /// Validates every hyperparameter, both as given and as `T` will see it.
+    fn check<T: Float>(&self) -> Result<Self::Rule<T>, Error>;
+
+    /// One step on every trainable parameter of `net` from its summed
+    /// gradient, which is left at zero for the next batch.
+    fn apply<N: Network>(
+        rule: &Self::Rule<N::Scalar>,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        state: &mut Self::State<N::Gradients>,
+        step: &Step<N::Scalar>,
+    );
 }
 
-impl Default for SgdConfig {
+/// What one step needs beside the rule: computed once per batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Step<T> {
+    /// The scheduled learning rate η.
+    pub lr: T,
+    /// `1/B`, times the clip scale when clipping.
+    pub mean: T,
+    /// `η/B`, times the clip scale when clipping.
+    pub rate: T,
+    /// L2 coefficient.
+    pub l2: T,
+    /// L1 coefficient.
+    pub l1: T,
+    /// 1-based number of this step (Adam's bias correction).
+    pub t: u32,
+}
+
+impl<T: Float> Step<T> {
+    /// `ĝ = g + l2·w + l1·sign(w)` for a weight; `g` for a bias.
+    #[inline(always)]
+    fn penalized(&self, part: Part, g: T, w: T) -> T {
+        match part {
+            Part::Biases => g,
+            Part::Weights => {
+                let mut g = g;
+                if self.l2 != T::ZERO {
+                    g += self.l2 * w;
+                }
+                if self.l1 != T::ZERO {
+                    g += self.l1 * sign(w);
+                }
+                g
+            }
+        }
+    }
+
+    /// Whether weights carry a penalty term.
+    #[inline(always)]
+    fn has_penalty(&self, part: Part) -> bool {
+        part == Part::Weights && (self.l2 != T::ZERO || self.l1 != T::ZERO)
+    }
+}
+
+#[inline(always)]
+fn sign<T: Float>(w: T) -> T {
+    if w > T::ZERO {
+        T::ONE
+    } else if w < T::ZERO {
+        -T::ONE
+    } else {
+        T::ZERO
+    }
+}
+
+/// Calls `rule(w, ĝ)` for every parameter of a slice with its summed
+/// gradient, which is reset to zero. Two parameters at a time, so that the
+/// two zeros are one 64-bit store on a Cortex-M4F.
+#[inline(always)]
+fn sweep0<T: Float>(params: &mut [T], grads: &mut [T], mut rule: impl FnMut(&mut T, T)) {
+    let (param_pairs, params_left) = params.as_chunks_mut::<2>();
+    let (grad_pairs, grads_left) = grads.as_chunks_mut::<2>();
+    for ([w0, w1], g) in param_pairs.iter_mut().zip(grad_pairs) {
+        let [g0, g1] = core::mem::replace(g, [T::ZERO; 2]);
+        rule(w0, g0);
+        rule(w1, g1);
+    }
+    for (w, g) in params_left.iter_mut().zip(grads_left) {
+        rule(w, core::mem::replace(g, T::ZERO));
+    }
+}
+
+/// [`sweep0`] with one state value per parameter.
+#[inline(always)]
+fn sweep1<T: Float>(params: &mut [T], grads: &mut [T], state: &mut [T], mut rule: impl FnMut(&mut T, T, &mut T)) {
+    let (param_pairs, params_left) = params.as_chunks_mut::<2>();
+    let (grad_pairs, grads_left) = grads.as_chunks_mut::<2>();
+    let (state_pairs, state_left) = state.as_chunks_mut::<2>();
+    for (([w0, w1], g), [s0, s1]) in param_pairs.iter_mut().zip(grad_pairs).zip(state_pairs) {
+        let [g0, g1] = core::mem::replace(g, [T::ZERO; 2]);
+        rule(w0, g0, s0);
+        rule(w1, g1, s1);
+    }
+    for ((w, g), s) in params_left.iter_mut().zip(grads_left).zip(state_left) {
+        rule(w, core::mem::replace(g, T::ZERO), s);
+    }
+}
+
+/// [`sweep0`] with two state values per parameter, one at a time.
+#[inline(always)]
+fn sweep2<T: Float>(
+    params: &mut [T],
+    grads: &mut [T],
+    [first, second]: [&mut [T]; 2],
+    mut rule: impl FnMut(&mut T, T, &mut T, &mut T),
+) {
+    for (((w, g), a), b) in params.iter_mut().zip(grads).zip(first.iter_mut()).zip(second.iter_mut()) {
+        rule(w, core::mem::replace(g, T::ZERO), a, b);
+    }
+}
+
+/// Applies `f` to every slice of the walk with its gradient slice and state
+/// slices (`K` buffers), choosing the penalty outside the inner loop.
+#[inline(always)]
+fn for_each_slice<N: Network, const K: usize>(
+    net: &mut N,
+    gradients: &mut N::Gradients,
+    state: &mut [N::Gradients; K],
+    mut f: impl FnMut(Part, &mut [N::Scalar], &mut [N::Scalar], [&mut [N::Scalar]; K]),
+) {
+    net.for_each_trainable_zip(gradients, state.each_mut(), |slot, w, g, s| f(slot.part, w, g, s));
+}
+
+/// The global norm of the mean (penalised) gradient, summed in the walk's
+/// order, and the factor `min(1, clip / norm)` that clipping scales by.
+pub(crate) fn clip_scale<N: Network>(
+    net: &mut N,
+    gradients: &mut N::Gradients,
+    step: &Step<N::Scalar>,
+    clip: N::Scalar,
+) -> N::Scalar {
+    let mut sum = N::Scalar::ZERO;
+    net.for_each_trainable_zip(gradients, [], |slot, w, g, []| {
+        for (&w, &g) in w.iter().zip(g.iter()) {
+            let mean = step.penalized(slot.part, g, w) * step.mean;
+            sum += mean * mean;
+        }
+    });
+    let norm = sum.sqrt();
+    if norm > clip { clip / norm } else { N::Scalar::ONE }
+}
+
+macro_rules! check_in_t {
+    ($value:expr, $name:expr, $t:ty) => {{
+        let rounded = <$t>::from_f64($value);
+        if !(rounded.is_finite()) {
+            return Err(Error::InvalidHyperparameter {
+                name: $name,
+                requirement: "finite in the network's float type",
+            });
+        }
+        if $value != 0.0 && rounded.abs() < <$t>::MIN_POSITIVE {
+            return Err(Error::InvalidHyperparameter {
+                name: $name,
+                requirement: "zero or at least the smallest normal number of the network's float type",
+            });
+        }
+        rounded
+    }};
+}
+
+/// A decay factor in `[0, 1)` (momentum, β₁, β₂, ρ), checked as `T` sees it:
+/// not rounded to 1, and not a non-zero value that vanishes.
+fn check_decay<T: Float>(value: f64, name: Hyperparameter, positive: bool) -> Result<T, Error> {
+    let lower_ok = if positive { value > 0.0 } else { value >= 0.0 };
+    if !(lower_ok && value < 1.0) {
+        return Err(Error::InvalidHyperparameter {
+            name,
+            requirement: if positive { "in (0, 1)" } else { "in [0, 1)" },
+        });
+    }
+    let rounded = check_in_t!(value, name, T);
+    if rounded >= T::ONE {
+        return Err(Error::InvalidHyperparameter { name, requirement: "below 1 in the network's float type" });
+    }
+    Ok(rounded)
+}
+
+/// A positive ε, normal in `T`.
+fn check_epsilon<T: Float>(value: f64) -> Result<T, Error> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(Error::InvalidHyperparameter { name: Hyperparameter::Epsilon, requirement: "positive and finite" });
+    }
+    Ok(check_in_t!(value, Hyperparameter::Epsilon, T))
+}
+
+/// A non-negative penalty or decay, finite and not vanishing in `T`.
+pub(crate) fn check_non_negative<T: Float>(value: f64, name: Hyperparameter) -> Result<T, Error> {
+    if !(value.is_finite() && value >= 0.0) {
+        return Err(Error::InvalidHyperparameter { name, requirement: "non-negative and finite" });
+    }
+    Ok(check_in_t!(value, name, T))
+}
+
+/// Plain stochastic gradient descent: `w −= η·g`. No state.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Sgd;
+
+impl Optimizer for Sgd {
+    const NAME: &'static str = "sgd";
+    const BUFFERS: usize = 0;
+    type State<G: Zeroed> = [G; 0];
+    type Rule<T: Float> = Sgd;
+
+    fn check<T: Float>(&self) -> Result<Sgd, Error> {
+        Ok(Sgd)
+    }
+
+    #[inline(always)]
+    fn apply<N: Network>(
+        _: &Sgd,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        state: &mut [N::Gradients; 0],
+        step: &Step<N::Scalar>,
+    ) {
+        let rate = step.rate;
+        for_each_slice(net, gradients, state, |part, w, g, []| {
+            if step.has_penalty(part) {
+                sweep0(w, g, |w, g| *w -= rate * step.penalized(part, g, *w));
+            } else {
+                sweep0(w, g, |w, g| *w -= rate * g);
+            }
+        });
+    }
+}
+
+/// Classical momentum: `v = μv − η·g; w += v`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Momentum {
+    /// μ in (0, 1).
+    pub momentum: f64,
+}
+
+impl Momentum {
+    /// μ = 0.9.
+    pub const DEFAULT: Self = Momentum { momentum: 0.9 };
+}
+
+impl Default for Momentum {
     fn default() -> Self {
         Self::DEFAULT
     }
 }
 
-impl SgdConfig {
-    /// Plain SGD with a learning rate of 0.1: no momentum, penalty or decay.
-    /// A constant, so firmware can build its configuration in a `const` or `static`:
-    ///
-    /// ```
-    /// use mlp_core::SgdConfig;
-    /// const SGD: SgdConfig = SgdConfig { lr: 0.05, momentum: 0.9, ..SgdConfig::DEFAULT };
-    /// assert_eq!(SGD.l2, 0.0);
-    /// ```
-    pub const DEFAULT: Self = SgdConfig { lr: 0.1, momentum: 0.0, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.0 };
-
-    /// Validates every field, both as given and rounded to the network's scalar.
-    ///
-    /// How far the decay lowers the learning rate depends on the number of
-    /// epochs, which [`TrainConfig::check`](crate::TrainConfig::check) also knows and checks.
-    pub fn check<T: Float>(&self) -> Result<Sgd<T>, Error> {
-        let bad = |name, requirement| Err(Error::InvalidHyperparameter { name, requirement });
-        if !(self.lr.is_finite() && self.lr > 0.0) {
-            return bad("learning rate", "positive and finite");
-        }
-        if !(self.momentum >= 0.0 && self.momentum < 1.0) {
-            return bad("momentum", "in [0, 1)");
-        }
-        if self.nesterov && self.momentum == 0.0 {
-            return bad("momentum", "positive when Nesterov is on");
-        }
-        if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return bad("l2", "non-negative and finite");
-        }
-        if !(self.l1.is_finite() && self.l1 >= 0.0) {
-            return bad("l1", "non-negative and finite");
-        }
-        if !(self.decay.is_finite() && self.decay >= 0.0) {
-            return bad("decay", "non-negative and finite");
-        }
-        // What the update will actually use: an `f64` setting can round to 0
-        // or a subnormal (a learning rate of 1e-50 or 1e-40), to 1 (a momentum
-        // of 0.99999999999) or to infinity (an L2 penalty of 1e300) in `f32`.
-        let (lr, momentum) = (T::from_f64(self.lr), T::from_f64(self.momentum));
-        if !(lr.is_finite() && lr >= T::MIN_POSITIVE) {
-            return bad("learning rate", "positive and finite in the network's float type, and not subnormal");
-        }
-        if momentum >= T::ONE {
-            return bad("momentum", "below 1 in the network's float type");
-        }
-        // A non-zero momentum or penalty that vanishes in `T` would be
-        // silently ignored (a momentum of 1e-50 turns Nesterov into plain SGD).
-        let vanishes = |value: f64| value != 0.0 && T::from_f64(value) < T::MIN_POSITIVE;
-        if vanishes(self.momentum) {
-            return bad("momentum", "zero or at least the smallest normal number of the network's float type");
-        }
-        for (name, value) in [("l2", self.l2), ("l1", self.l1)] {
-            if !T::from_f64(value).is_finite() {
-                return bad(name, "finite in the network's float type");
-            }
-            if vanishes(value) {
-                return bad(name, "zero or at least the smallest normal number of the network's float type");
-            }
-        }
-        Ok(Sgd {
-            config: *self,
-            lr,
-            momentum,
-            l2: T::from_f64(self.l2),
-            l1: T::from_f64(self.l1),
-            decay: T::from_f64(self.decay),
-        })
-    }
-}
-
-/// A validated [`SgdConfig`], its values rounded once to the network's
-/// scalar: every step is computed in `T` (no software `f64` on a
-/// single-precision device).
+/// Momentum rounded to the network's scalar.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sgd<T> {
-    config: SgdConfig,
-    lr: T,
-    momentum: T,
-    l2: T,
-    l1: T,
-    decay: T,
-}
-
-impl<T: Float> Sgd<T> {
-    /// The configuration it was made from.
-    pub fn config(&self) -> &SgdConfig {
-        &self.config
-    }
-
-    /// The learning rate the update uses in the given 0-based epoch:
-    /// `η₀ / (1 + d·t)`, computed in `T` from the rounded `η₀` and `d`.
-    pub fn learning_rate(&self, epoch: u32) -> T {
-        if self.decay == T::ZERO {
-            return self.lr;
-        }
-        self.lr / (T::ONE + self.decay * T::from_count(epoch as usize))
-    }
-
-    /// Coefficients of one step over a batch of `batch_len` samples in `epoch`.
-    pub fn step(&self, epoch: u32, batch_len: usize) -> Step<T> {
-        Step {
-            lr: self.learning_rate(epoch),
-            momentum: self.momentum,
-            nesterov: self.config.nesterov,
-            inv_batch: T::ONE / T::from_count(batch_len.max(1)),
-            l2: self.l2,
-            l1: self.l1,
-        }
-    }
-}
-
-/// Calls `rule(w, g, v)` for every parameter with its summed gradient, which
-/// is reset to zero. Two parameters at a time, so that the two zeros are one
-/// 64-bit store on a Cortex-M4F.
-#[inline(always)]
-fn sweep<T: Float>(params: &mut [T], grads: &mut [T], velocity: &mut [T], mut rule: impl FnMut(&mut T, T, &mut T)) {
-    let (param_pairs, params_left) = params.as_chunks_mut::<2>();
-    let (grad_pairs, grads_left) = grads.as_chunks_mut::<2>();
-    let (velocity_pairs, velocity_left) = velocity.as_chunks_mut::<2>();
-    for (([w0, w1], g), [v0, v1]) in param_pairs.iter_mut().zip(grad_pairs).zip(velocity_pairs) {
-        let [g0, g1] = core::mem::replace(g, [T::ZERO; 2]);
-        rule(w0, g0, v0);
-        rule(w1, g1, v1);
-    }
-    for ((w, g), v) in params_left.iter_mut().zip(grads_left).zip(velocity_left) {
-        rule(w, core::mem::replace(g, T::ZERO), v);
-    }
-}
-
-/// The scalars of one optimizer step, computed once per batch.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Step<T> {
-    /// Learning rate for this step.
-    pub lr: T,
-    /// Momentum coefficient.
+pub struct MomentumRule<T> {
+    /// μ.
     pub momentum: T,
-    /// Nesterov look-ahead.
-    pub nesterov: bool,
-    /// 1 / batch size: gradients are sums over the batch.
-    pub inv_batch: T,
-    /// L2 coefficient.
-    pub l2: T,
-    /// L1 coefficient.
-    pub l1: T,
 }
 
-impl<T: Float> Step<T> {
-    /// One step on every trainable parameter of `net`, through the walk.
+impl Optimizer for Momentum {
+    const NAME: &'static str = "momentum";
+    const BUFFERS: usize = 1;
+    type State<G: Zeroed> = [G; 1];
+    type Rule<T: Float> = MomentumRule<T>;
+
+    fn check<T: Float>(&self) -> Result<MomentumRule<T>, Error> {
+        Ok(MomentumRule { momentum: check_decay(self.momentum, Hyperparameter::Momentum, true)? })
+    }
+
     #[inline(always)]
-    pub(crate) fn apply<N: Network<Scalar = T>>(
+    fn apply<N: Network>(
+        rule: &MomentumRule<N::Scalar>,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        state: &mut [N::Gradients; 1],
+        step: &Step<N::Scalar>,
+    ) {
+        let (rate, momentum) = (step.rate, rule.momentum);
+        for_each_slice(net, gradients, state, |part, w, g, [v]| {
+            let update = |w: &mut N::Scalar, g, v: &mut N::Scalar| {
+                let velocity = momentum * *v - rate * g;
+                *v = velocity;
+                *w += velocity;
+            };
+            if step.has_penalty(part) {
+                sweep1(w, g, v, |w, g, v| update(w, step.penalized(part, g, *w), v));
+            } else {
+                sweep1(w, g, v, update);
+            }
+        });
+    }
+}
+
+/// Nesterov's accelerated gradient: `v = μv − η·g; w += μv − η·g`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Nesterov {
+    /// μ in (0, 1).
+    pub momentum: f64,
+}
+
+impl Nesterov {
+    /// μ = 0.9.
+    pub const DEFAULT: Self = Nesterov { momentum: 0.9 };
+}
+
+impl Default for Nesterov {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl Optimizer for Nesterov {
+    const NAME: &'static str = "nesterov";
+    const BUFFERS: usize = 1;
+    type State<G: Zeroed> = [G; 1];
+    type Rule<T: Float> = MomentumRule<T>;
+
+    fn check<T: Float>(&self) -> Result<MomentumRule<T>, Error> {
+        Ok(MomentumRule { momentum: check_decay(self.momentum, Hyperparameter::Momentum, true)? })
+    }
+
+    #[inline(always)]
+    fn apply<N: Network>(
+        rule: &MomentumRule<N::Scalar>,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        state: &mut [N::Gradients; 1],
+        step: &Step<N::Scalar>,
+    ) {
+        let (rate, momentum) = (step.rate, rule.momentum);
+        for_each_slice(net, gradients, state, |part, w, g, [v]| {
+            let update = |w: &mut N::Scalar, g, v: &mut N::Scalar| {
+                let step = rate * g;
+                let velocity = momentum * *v - step;
+                *v = velocity;
+                *w += momentum * velocity - step;
+            };
+            if step.has_penalty(part) {
+                sweep1(w, g, v, |w, g, v| update(w, step.penalized(part, g, *w), v));
+            } else {
+                sweep1(w, g, v, update);
+            }
+        });
+    }
+}
+
+/// Adagrad: `s += g²; w −= η·g / (√s + ε)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Adagrad {
+    /// ε > 0.
+    pub eps: f64,
+}
+
+impl Adagrad {
+    /// ε = 1e-10.
+    pub const DEFAULT: Self = Adagrad { eps: 1e-10 };
+}
+
+impl Default for Adagrad {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// ε rounded to the network's scalar.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdagradRule<T> {
+    /// ε.
+    pub eps: T,
+}
+
+impl Optimizer for Adagrad {
+    const NAME: &'static str = "adagrad";
+    const BUFFERS: usize = 1;
+    type State<G: Zeroed> = [G; 1];
+    type Rule<T: Float> = AdagradRule<T>;
+
+    fn check<T: Float>(&self) -> Result<AdagradRule<T>, Error> {
+        Ok(AdagradRule { eps: check_epsilon(self.eps)? })
+    }
+
+    #[inline(always)]
+    fn apply<N: Network>(
+        rule: &AdagradRule<N::Scalar>,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        state: &mut [N::Gradients; 1],
+        step: &Step<N::Scalar>,
+    ) {
+        let (lr, mean, eps) = (step.lr, step.mean, rule.eps);
+        for_each_slice(net, gradients, state, |part, w, g, [s]| {
+            sweep1(w, g, s, |w, g, s| {
+                let g = step.penalized(part, g, *w) * mean;
+                *s += g * g;
+                *w -= lr * g / (s.sqrt() + eps);
+            });
+        });
+    }
+}
+
+/// RMSprop: `s = ρs + (1 − ρ)g²; w −= η·g / (√s + ε)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RmsProp {
+    /// ρ in (0, 1).
+    pub rho: f64,
+    /// ε > 0.
+    pub eps: f64,
+}
+
+impl RmsProp {
+    /// ρ = 0.99, ε = 1e-8.
+    pub const DEFAULT: Self = RmsProp { rho: 0.99, eps: 1e-8 };
+}
+
+impl Default for RmsProp {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// RMSprop's hyperparameters rounded to the network's scalar.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsPropRule<T> {
+    /// ρ.
+    pub rho: T,
+    /// 1 − ρ, rounded once.
+    pub one_minus_rho: T,
+    /// ε.
+    pub eps: T,
+}
+
+impl Optimizer for RmsProp {
+    const NAME: &'static str = "rmsprop";
+    const BUFFERS: usize = 1;
+    type State<G: Zeroed> = [G; 1];
+    type Rule<T: Float> = RmsPropRule<T>;
+
+    fn check<T: Float>(&self) -> Result<RmsPropRule<T>, Error> {
+        let rho = check_decay::<T>(self.rho, Hyperparameter::Rho, true)?;
+        Ok(RmsPropRule { rho, one_minus_rho: T::ONE - rho, eps: check_epsilon(self.eps)? })
+    }
+
+    #[inline(always)]
+    fn apply<N: Network>(
+        rule: &RmsPropRule<N::Scalar>,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        state: &mut [N::Gradients; 1],
+        step: &Step<N::Scalar>,
+    ) {
+        let (lr, mean) = (step.lr, step.mean);
+        let RmsPropRule { rho, one_minus_rho, eps } = *rule;
+        for_each_slice(net, gradients, state, |part, w, g, [s]| {
+            sweep1(w, g, s, |w, g, s| {
+                let g = step.penalized(part, g, *w) * mean;
+                *s = rho * *s + one_minus_rho * (g * g);
+                *w -= lr * g / (s.sqrt() + eps);
+            });
+        });
+    }
+}
+
+/// Adam with bias correction.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Adam {
+    /// β₁ in [0, 1).
+    pub beta1: f64,
+    /// β₂ in [0, 1).
+    pub beta2: f64,
+    /// ε > 0.
+    pub eps: f64,
+}
+
+impl Adam {
+    /// β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
+    pub const DEFAULT: Self = Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Adam's (and AdamW's) hyperparameters rounded to the network's scalar.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamRule<T> {
+    /// β₁.
+    pub beta1: T,
+    /// β₂.
+    pub beta2: T,
+    /// ε.
+    pub eps: T,
+    /// AdamW's λ (0 for Adam).
+    pub weight_decay: T,
+}
+
+impl<T: Float> AdamRule<T> {
+    #[inline(always)]
+    fn apply<N: Network<Scalar = T>>(
         &self,
         net: &mut N,
         gradients: &mut N::Gradients,
-        velocity: &mut N::Gradients,
+        state: &mut [N::Gradients; 2],
+        step: &Step<T>,
     ) {
-        net.for_each_trainable_zip(gradients, [velocity], |slot, w, g, [v]| match slot.part {
-            Part::Weights => self.update_weights(w, g, v),
-            Part::Biases => self.update_biases(w, g, v),
+        let (lr, mean) = (step.lr, step.mean);
+        let AdamRule { beta1, beta2, eps, weight_decay } = *self;
+        let (one_minus_beta1, one_minus_beta2) = (T::ONE - beta1, T::ONE - beta2);
+        // Bias corrections 1 − βᵗ, by repeated squaring: the same bits everywhere.
+        let correction1 = T::ONE - powi(beta1, step.t);
+        let correction2 = T::ONE - powi(beta2, step.t);
+        let shrink = T::ONE - lr * weight_decay;
+        let decoupled = weight_decay != T::ZERO;
+        for_each_slice(net, gradients, state, |part, w, g, [m, v]| {
+            sweep2(w, g, [m, v], |w, g, m, v| {
+                let g = step.penalized(part, g, *w) * mean;
+                if decoupled {
+                    *w *= shrink;
+                }
+                *m = beta1 * *m + one_minus_beta1 * g;
+                *v = beta2 * *v + one_minus_beta2 * (g * g);
+                let m_hat = *m / correction1;
+                let v_hat = *v / correction2;
+                *w -= lr * m_hat / (v_hat.sqrt() + eps);
+            });
         });
     }
+}
 
-    /// Updates weights from summed gradients; velocities hold the momentum.
-    #[inline(always)]
-    pub(crate) fn update_weights(&self, params: &mut [T], grads: &mut [T], velocity: &mut [T]) {
-        let (l2, l1) = (self.l2, self.l1);
-        if l1 == T::ZERO && l2 == T::ZERO {
-            // Without the `+ 0·w`: one operation fewer per weight.
-            self.update(params, grads, velocity, |_| -T::ZERO);
-        } else if l1 == T::ZERO {
-            self.update(params, grads, velocity, |w| l2 * w);
-        } else {
-            self.update(params, grads, velocity, |w| {
-                let sign = if w > T::ZERO {
-                    T::ONE
-                } else if w < T::ZERO {
-                    -T::ONE
-                } else {
-                    T::ZERO
-                };
-                l2 * w + l1 * sign
-            });
-        }
+fn check_adam<T: Float>(beta1: f64, beta2: f64, eps: f64, weight_decay: T) -> Result<AdamRule<T>, Error> {
+    Ok(AdamRule {
+        beta1: check_decay(beta1, Hyperparameter::Beta1, false)?,
+        beta2: check_decay(beta2, Hyperparameter::Beta2, false)?,
+        eps: check_epsilon(eps)?,
+        weight_decay,
+    })
+}
+
+impl Optimizer for Adam {
+    const NAME: &'static str = "adam";
+    const BUFFERS: usize = 2;
+    type State<G: Zeroed> = [G; 2];
+    type Rule<T: Float> = AdamRule<T>;
+
+    fn check<T: Float>(&self) -> Result<AdamRule<T>, Error> {
+        check_adam(self.beta1, self.beta2, self.eps, T::ZERO)
     }
 
-    /// Updates biases: no penalty.
     #[inline(always)]
-    pub(crate) fn update_biases(&self, params: &mut [T], grads: &mut [T], velocity: &mut [T]) {
-        // `g + (−0)` is `g` for every `g`, so the compiler drops the add.
-        self.update(params, grads, velocity, |_| -T::ZERO);
+    fn apply<N: Network>(
+        rule: &AdamRule<N::Scalar>,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        state: &mut [N::Gradients; 2],
+        step: &Step<N::Scalar>,
+    ) {
+        rule.apply(net, gradients, state, step);
+    }
+}
+
+/// AdamW: Adam with decoupled weight decay, `w ·= 1 − ηλ` before each step
+/// (on every parameter, biases included, as the reference implementations do).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct AdamW {
+    /// β₁ in [0, 1).
+    pub beta1: f64,
+    /// β₂ in [0, 1).
+    pub beta2: f64,
+    /// ε > 0.
+    pub eps: f64,
+    /// λ ≥ 0.
+    pub weight_decay: f64,
+}
+
+impl AdamW {
+    /// β₁ = 0.9, β₂ = 0.999, ε = 1e-8, λ = 0.01.
+    pub const DEFAULT: Self = AdamW { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 };
+}
+
+impl Default for AdamW {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl Optimizer for AdamW {
+    const NAME: &'static str = "adamw";
+    const BUFFERS: usize = 2;
+    type State<G: Zeroed> = [G; 2];
+    type Rule<T: Float> = AdamRule<T>;
+
+    fn check<T: Float>(&self) -> Result<AdamRule<T>, Error> {
+        let weight_decay = check_non_negative(self.weight_decay, Hyperparameter::WeightDecay)?;
+        check_adam(self.beta1, self.beta2, self.eps, weight_decay)
     }
 
-    /// `g = Σ∇ + penalty(w)` and `s = (η/B)·g`; plain SGD (μ = 0): `w −= s`;
-    /// classical momentum: `v = μv − s; w += v`; Nesterov: `v = μv − s;
-    /// w += μv − s`. Each summed gradient is reset to zero as it is read,
-    /// ready for the next batch, which saves a second pass over the buffer.
-    ///
-    /// `η/B` is one coefficient, so a parameter costs one multiply for it
-    /// (for a power-of-two batch `(g/B)·η` and `g·(η/B)` are the same
-    /// number). Each rule is its own loop, so the loop body holds no choice:
-    /// on a Cortex-M4F a momentum step is three loads, three stores and
-    /// three or four floating-point operations per parameter.
     #[inline(always)]
-    fn update(&self, params: &mut [T], grads: &mut [T], velocity: &mut [T], penalty: impl Fn(T) -> T + Copy) {
-        let Step { lr, momentum, nesterov, inv_batch, .. } = *self;
-        let rate = lr * inv_batch;
-        if momentum == T::ZERO {
-            // With μ = 0 the velocity would always be −s, and adding it is
-            // subtracting s: plain SGD neither reads nor writes it.
-            sweep(params, grads, velocity, |w, g, _| *w -= rate * (g + penalty(*w)));
-        } else if nesterov {
-            sweep(params, grads, velocity, |w, g, v| {
-                let step = rate * (g + penalty(*w));
-                let velocity_new = momentum * *v - step;
-                *v = velocity_new;
-                *w += momentum * velocity_new - step;
-            });
-        } else {
-            sweep(params, grads, velocity, |w, g, v| {
-                let step = rate * (g + penalty(*w));
-                let velocity_new = momentum * *v - step;
-                *v = velocity_new;
-                *w += velocity_new;
-            });
-        }
+    fn apply<N: Network>(
+        rule: &AdamRule<N::Scalar>,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        state: &mut [N::Gradients; 2],
+        step: &Step<N::Scalar>,
+    ) {
+        rule.apply(net, gradients, state, step);
     }
 }

@@ -74,7 +74,7 @@ impl<X, Y, const N: usize> SampleWindow<X, Y, N> {
         self.targets.clear();
     }
 
-    /// The pairs as a data set for [`train`](crate::train) or [`evaluate`](crate::evaluate);
+    /// The pairs as a data set for [`Learner::epoch`](crate::Learner::epoch) or [`evaluate`](crate::evaluate);
     /// [`Error::EmptyDataset`] while the window is empty.
     pub fn dataset(&self) -> Result<Dataset<'_, X, Y>, Error> {
         Dataset::new(self.inputs.as_slice(), self.targets.as_slice())
