@@ -4,9 +4,14 @@
 //! * A network is a type: `layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>]`.
 //!   Sizes are const generics, so mismatched layers do not compile and every
 //!   buffer has a size known at build time ([`Network::TRAINING_BYTES`]).
-//! * Forward, backprop, SGD with momentum, L1/L2 and decay are written out
-//!   here with a fixed summation order, so a host and a Cortex-M compute the
-//!   same bits from the same seed.
+//! * Forward, backprop and seven update rules ([`optim`]: SGD, momentum,
+//!   Nesterov, Adagrad, RMSprop, Adam, AdamW; L1/L2, gradient clipping;
+//!   learning-rate [`schedule`]s) are written out here with a fixed summation
+//!   order, so a host and a Cortex-M compute the same bits from the same seed.
+//! * A [`Learner`] trains: it borrows the network, its [`TrainState`] (split
+//!   into per-sample [`Scratch`], the batch's gradient, and the [`Persistent`]
+//!   part a checkpoint keeps) and the shuffle order. Every parameter is
+//!   reached through one walk in one documented order ([`walk`]).
 //! * Layers can be [`Frozen`]: read-only parameters (in flash) that still pass
 //!   gradients through, to fine-tune only the last layers on a device.
 //! * A [`SampleWindow`] keeps the most recent labelled samples in a fixed
@@ -26,6 +31,42 @@
 //! use mlp_core::{layers, Dense, Network, activation::Relu};
 //! type Digits = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
 //! const _: () = assert!(Digits::TRAINING_BYTES <= 16 * 1024, "training needs more than 16 KiB");
+//! ```
+//!
+//! The optimizer's state is part of the type, so the choice of optimizer is
+//! part of the budget: Adam keeps two buffers per parameter, SGD none.
+//!
+//! ```
+//! use mlp_core::{layers, Dense, Network, TrainState, activation::Relu, optim::{Adam, Sgd}};
+//! type Digits = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+//! const BUDGET: usize = 24 * 1024;
+//! const _: () = assert!(Digits::PARAMETER_BYTES + TrainState::<Digits, Sgd>::BYTES <= BUDGET);
+//! const _: () = assert!(Digits::PARAMETER_BYTES + TrainState::<Digits, Adam>::BYTES > BUDGET); // Adam does not fit
+//! ```
+//!
+//! Training with Adam, a cosine schedule after two epochs of warm-up, and clipping:
+//!
+//! ```
+//! use mlp_core::{layers, Dataset, DefaultRng, Dense, Init, Learner, Network, SeedableRng, TrainConfig, TrainState};
+//! use mlp_core::{activation::Tanh, loss::SoftmaxCrossEntropy, optim::Adam, schedule::{Schedule, Shape}};
+//!
+//! type Net = layers![Dense<f32, 2, 8, Tanh>, Dense<f32, 8, 2>];
+//! let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+//! let labels = [0, 1, 1, 0];
+//! let data = Dataset::new(&inputs, &labels).unwrap();
+//! let (mut net, mut state, mut order) = (Net::default(), TrainState::<Net, Adam>::new(), [0u16; 4]);
+//! state.persistent.rng = DefaultRng::seed_from_u64(3);
+//! net.initialize(Init::GlorotUniform, &mut state.persistent.rng).unwrap();
+//! let config = TrainConfig {
+//!     epochs: 400,
+//!     batch_size: 4,
+//!     schedule: Schedule { lr: 0.05, shape: Shape::Cosine { min_lr: 0.001 }, warmup: 2 },
+//!     clip_norm: 5.0,
+//!     ..TrainConfig::new(Adam::DEFAULT)
+//! };
+//! let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+//! let summary = learner.fit(data, |_, _| core::ops::ControlFlow::Continue(())).unwrap();
+//! assert_eq!(summary.last.train.accuracy, 1.0);
 //! ```
 //!
 //! # On a device
