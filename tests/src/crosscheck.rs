@@ -16,11 +16,12 @@ use host_cli::data::{DIGITS, Samples};
 use host_cli::split::stratified_split;
 use mlp_core::activation::{Relu, Sigmoid, Tanh, sigmoid};
 use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
+use mlp_core::schedule::{Schedule, Shape};
 use mlp_core::{
-    Chain, Dataset, DefaultRng, Dense, DenseGradients, Float, Frozen, Init, Metrics, Network, SgdConfig, TrainConfig,
-    TrainState, Zeroed, accumulate_sample, apply_gradients, evaluate, layers, predict_probabilities, train,
+    Chain, Dataset, DefaultRng, Dense, DenseGradients, Float, Frozen, Init, Learner, Metrics, Network, Rng,
+    SeedableRng, TrainConfig, TrainState, Zeroed, accumulate_sample, evaluate, layers, predict_probabilities,
 };
-use rand_core::{Rng, SeedableRng};
 
 /// The digits network of the cross-checks: 64 pixels, 32 ReLU units, 10 logits.
 pub type DigitsNet = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
@@ -57,25 +58,31 @@ pub const FINETUNE_SEED: u64 = 2025;
 pub const DIGITS_CONFIG: TrainConfig = TrainConfig {
     epochs: 6,
     batch_size: 32,
-    sgd: SgdConfig { lr: 0.1, momentum: 0.9, nesterov: false, l2: 1e-3, l1: 0.0, decay: 0.0 },
+    schedule: Schedule::constant(0.1),
+    l2: 1e-3,
+    ..TrainConfig::new(Momentum { momentum: 0.9 })
 };
 /// How the smooth network is trained on the host.
 pub const SMOOTH_CONFIG: TrainConfig = TrainConfig {
     epochs: 8,
     batch_size: 32,
-    sgd: SgdConfig { lr: 0.2, momentum: 0.9, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.0 },
+    schedule: Schedule::constant(0.2),
+    ..TrainConfig::new(Momentum { momentum: 0.9 })
 };
 /// On-device training.
 pub const TRAIN_CONFIG: TrainConfig = TrainConfig {
     epochs: 5,
     batch_size: 16,
-    sgd: SgdConfig { lr: 0.05, momentum: 0.9, nesterov: false, l2: 1e-4, l1: 0.0, decay: 0.0 },
+    schedule: Schedule::constant(0.05),
+    l2: 1e-4,
+    ..TrainConfig::new(Momentum { momentum: 0.9 })
 };
 /// On-device fine-tuning of the head.
 pub const FINETUNE_CONFIG: TrainConfig = TrainConfig {
     epochs: 4,
     batch_size: 16,
-    sgd: SgdConfig { lr: 0.05, momentum: 0.9, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.3 },
+    schedule: Schedule { lr: 0.05, shape: Shape::InverseTime { decay: 0.3 }, warmup: 0 },
+    ..TrainConfig::new(Momentum { momentum: 0.9 })
 };
 /// The initialiser on the device for full training.
 pub const TRAIN_INIT: Init = Init::HeUniform;
@@ -97,14 +104,61 @@ pub const TRAIN_PER_CLASS: usize = 40;
 /// Held-out images per class.
 pub const TEST_PER_CLASS: usize = 20;
 
-/// The optimizer cases: each runs [`STEP_BATCHES`] from the host-trained
-/// digits network with a fresh state, step `k` in epoch `k`.
-pub const STEP_CASES: [(&str, SgdConfig); 4] = [
-    ("MOMENTUM_L2", SgdConfig { lr: 0.1, momentum: 0.9, nesterov: false, l2: 1e-3, l1: 0.0, decay: 0.0 }),
-    ("NESTEROV", SgdConfig { lr: 0.05, momentum: 0.9, nesterov: true, l2: 1e-3, l1: 0.0, decay: 0.0 }),
-    ("DECAY", SgdConfig { lr: 0.1, momentum: 0.5, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.3 }),
-    ("L1", SgdConfig { lr: 0.1, momentum: 0.0, nesterov: false, l2: 1e-4, l1: 1e-3, decay: 0.0 }),
-];
+/// A configuration of the optimizer fixture: `STEP_BATCHES.len()` epochs (one
+/// step each), the rest from the arguments.
+const fn step_config<O: Optimizer>(optimizer: O, schedule: Schedule, l2: f64, clip_norm: f64) -> TrainConfig<O> {
+    TrainConfig {
+        epochs: STEP_BATCHES.len() as u32,
+        batch_size: 24,
+        schedule,
+        l2,
+        clip_norm,
+        ..TrainConfig::new(optimizer)
+    }
+}
+
+/// Optimizer case: momentum with L2, a constant rate.
+pub const MOMENTUM_L2: TrainConfig<Momentum> =
+    step_config(Momentum { momentum: 0.9 }, Schedule::constant(0.1), 1e-3, 0.0);
+/// Optimizer case: Nesterov momentum with L2.
+pub const NESTEROV: TrainConfig<Nesterov> =
+    step_config(Nesterov { momentum: 0.9 }, Schedule::constant(0.05), 1e-3, 0.0);
+/// Optimizer case: momentum with an inverse-time decay of the rate.
+pub const DECAY: TrainConfig<Momentum> = step_config(
+    Momentum { momentum: 0.5 },
+    Schedule { lr: 0.1, shape: Shape::InverseTime { decay: 0.3 }, warmup: 0 },
+    0.0,
+    0.0,
+);
+/// Optimizer case: plain SGD with L1 and L2.
+pub const L1: TrainConfig<Sgd> = TrainConfig { l1: 1e-3, ..step_config(Sgd, Schedule::constant(0.1), 1e-4, 0.0) };
+/// Optimizer case: Adagrad, the rate halved every two epochs.
+pub const ADAGRAD: TrainConfig<Adagrad> = step_config(
+    Adagrad::DEFAULT,
+    Schedule { lr: 0.05, shape: Shape::Step { every: 2, gamma: 0.5 }, warmup: 0 },
+    0.0,
+    0.0,
+);
+/// Optimizer case: RMSprop with an exponential schedule after a warm-up
+/// epoch, the mean gradient clipped.
+pub const RMSPROP: TrainConfig<RmsProp> = step_config(
+    RmsProp::DEFAULT,
+    Schedule { lr: 0.01, shape: Shape::Exponential { gamma: 0.8 }, warmup: 1 },
+    0.0,
+    CLIP_NORM,
+);
+/// Optimizer case: Adam with L2.
+pub const ADAM_L2: TrainConfig<Adam> = step_config(Adam::DEFAULT, Schedule::constant(0.01), 1e-3, 0.0);
+/// Optimizer case: AdamW with a cosine schedule, the mean gradient clipped.
+pub const ADAMW: TrainConfig<AdamW> = step_config(
+    AdamW { weight_decay: 0.05, ..AdamW::DEFAULT },
+    Schedule { lr: 0.01, shape: Shape::Cosine { min_lr: 0.001 }, warmup: 0 },
+    0.0,
+    CLIP_NORM,
+);
+/// The clip norm of the clipped cases: below every step's mean-gradient
+/// norm, so that clipping changes every step.
+pub const CLIP_NORM: f64 = 0.05;
 
 /// One generated file: its name in [`DIR`] and its contents.
 #[derive(Clone, Debug, PartialEq)]
@@ -185,39 +239,44 @@ pub fn digits() -> Result<(Images, Images), String> {
     Ok((Images::from_samples(&split.train)?, Images::from_samples(&split.test)?))
 }
 
+/// Trains `net` with `state` (its generator already seeded) until `config.epochs`.
 fn run<N, const O: usize>(
     net: &mut N,
+    state: &mut TrainState<N>,
     data: &Images,
     config: &TrainConfig,
-    rng: &mut DefaultRng,
 ) -> Result<Metrics<f32>, String>
 where
     N: Network<Scalar = f32, Input = Image, Output = [f32; O]>,
 {
-    let mut state = TrainState::<N>::new();
     let mut order = vec![0u16; data.inputs.len()];
-    let summary = train(net, &mut state, SoftmaxCrossEntropy, data.dataset()?, &mut order, config, rng, |_, _| {
-        ControlFlow::Continue(())
-    })
-    .map_err(|e| e.to_string())?;
+    let mut learner = Learner::new(net, state, &mut order, SoftmaxCrossEntropy, config).map_err(|e| e.to_string())?;
+    let summary = learner.fit(data.dataset()?, |_, _| ControlFlow::Continue(())).map_err(|e| e.to_string())?;
     Ok(summary.last.train)
+}
+
+/// A fresh state whose generator is seeded with `seed`, and a network
+/// initialised from it: one stream initialises, then shuffles.
+fn seeded<N: Network<Scalar = f32>>(net: &mut N, init: Init, seed: u64) -> Result<TrainState<N>, String> {
+    let mut state = TrainState::<N>::new();
+    state.persistent.rng = DefaultRng::seed_from_u64(seed);
+    net.initialize(init, &mut state.persistent.rng).map_err(|e| e.to_string())?;
+    Ok(state)
 }
 
 /// The host-trained digits network.
 pub fn trained_digits(train_set: &Images) -> Result<DigitsNet, String> {
-    let mut rng = DefaultRng::seed_from_u64(DIGITS_SEED);
     let mut net = DigitsNet::default();
-    net.initialize(Init::HeUniform, &mut rng).map_err(|e| e.to_string())?;
-    run(&mut net, train_set, &DIGITS_CONFIG, &mut rng)?;
+    let mut state = seeded(&mut net, Init::HeUniform, DIGITS_SEED)?;
+    run(&mut net, &mut state, train_set, &DIGITS_CONFIG)?;
     Ok(net)
 }
 
 /// The host-trained smooth network.
 pub fn trained_smooth(train_set: &Images) -> Result<SmoothNet, String> {
-    let mut rng = DefaultRng::seed_from_u64(SMOOTH_SEED);
     let mut net = SmoothNet::default();
-    net.initialize(Init::GlorotUniform, &mut rng).map_err(|e| e.to_string())?;
-    run(&mut net, train_set, &SMOOTH_CONFIG, &mut rng)?;
+    let mut state = seeded(&mut net, Init::GlorotUniform, SMOOTH_SEED)?;
+    run(&mut net, &mut state, train_set, &SMOOTH_CONFIG)?;
     Ok(net)
 }
 
@@ -253,25 +312,34 @@ where
     (state, losses)
 }
 
-/// The network after one step per minibatch, the minibatches `sizes` long
-/// and one after another in `data`, step `k` in epoch `k`.
-pub fn steps(start: &DigitsNet, data: &Images, sizes: &[usize], sgd: &SgdConfig) -> Result<DigitsNet, String> {
-    let sgd = sgd.check::<f32>().map_err(|e| e.to_string())?;
+/// The network and its state after one step per minibatch, the minibatches
+/// `sizes` long and one after another in `data`, from `start` and a fresh
+/// state, step `k` in epoch `k` (the epoch sets the scheduled rate).
+pub fn steps<O: Optimizer>(
+    start: &DigitsNet,
+    data: &Images,
+    sizes: &[usize],
+    config: &TrainConfig<O>,
+) -> Result<(DigitsNet, Box<TrainState<DigitsNet, O>>), String> {
     if sizes.iter().sum::<usize>() != data.inputs.len() {
         return Err(format!("minibatches of {sizes:?} do not cover {} samples", data.inputs.len()));
     }
     let mut net = start.clone();
-    let mut state = TrainState::<DigitsNet>::new();
+    let mut state = Box::new(TrainState::<DigitsNet, O>::new());
     let mut first = 0;
     for (epoch, &len) in (0u32..).zip(sizes) {
         let end = first + len;
         for (x, label) in data.inputs[first..end].iter().zip(&data.labels[first..end]) {
             accumulate_sample(&net, &mut state, SoftmaxCrossEntropy, x, label);
         }
-        apply_gradients(&mut net, &mut state, &sgd, epoch, len);
+        state.persistent.epoch = epoch;
+        let mut no_order: [u16; 0] = [];
+        Learner::new(&mut net, &mut state, &mut no_order, SoftmaxCrossEntropy, config)
+            .map_err(|e| e.to_string())?
+            .step(len);
         first = end;
     }
-    Ok(net)
+    Ok((net, state))
 }
 
 /// Inputs of the math-routine check: special points, then seeded draws on [−20, 20).
@@ -310,10 +378,9 @@ pub struct Run {
 /// weights are drawn from the run's seed, and the same generator shuffles.
 /// Returns the network and the last epoch's running metrics.
 pub fn device_training(train_set: &Images, run_with: &Run) -> Result<(DigitsNet, Metrics<f32>), String> {
-    let mut rng = DefaultRng::seed_from_u64(run_with.seed);
     let mut net = DigitsNet::default();
-    net.initialize(run_with.init, &mut rng).map_err(|e| e.to_string())?;
-    let metrics = run(&mut net, train_set, &run_with.config, &mut rng)?;
+    let mut state = seeded(&mut net, run_with.init, run_with.seed)?;
+    let metrics = run(&mut net, &mut state, train_set, &run_with.config)?;
     Ok((net, metrics))
 }
 
@@ -323,10 +390,9 @@ pub fn device_finetuning(
     train_set: &Images,
     run_with: &Run,
 ) -> Result<(Dense<f32, 32, 10>, Metrics<f32>), String> {
-    let mut rng = DefaultRng::seed_from_u64(run_with.seed);
     let mut net: TunedNet<'_> = Chain::new(Frozen(features), Dense::zeroed());
-    net.initialize(run_with.init, &mut rng).map_err(|e| e.to_string())?;
-    let metrics = run(&mut net, train_set, &run_with.config, &mut rng)?;
+    let mut state = seeded(&mut net, run_with.init, run_with.seed)?;
+    let metrics = run(&mut net, &mut state, train_set, &run_with.config)?;
     Ok((net.tail, metrics))
 }
 
@@ -432,18 +498,22 @@ impl Source {
         self.floats(&format!("{what}: biases."), &format!("{prefix}_B"), b);
     }
 
-    fn sgd(config: &SgdConfig) -> String {
-        let SgdConfig { lr, momentum, nesterov, l2, l1, decay } = *config;
+    /// A configuration as a Rust literal with full paths.
+    fn config<O: Optimizer>(config: &TrainConfig<O>) -> String {
+        let TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm } = *config;
+        let Schedule { lr, shape, warmup } = schedule;
+        let optimizer_path = std::any::type_name::<O>().rsplit_once("::").map_or("", |(path, _)| path);
         format!(
-            "mlp_core::SgdConfig {{ lr: {lr:?}, momentum: {momentum:?}, nesterov: {nesterov}, l2: {l2:?}, l1: {l1:?}, decay: {decay:?} }}"
+            "mlp_core::TrainConfig {{ epochs: {epochs}, batch_size: {batch_size}, \
+             optimizer: {optimizer_path}::{optimizer:?}, \
+             schedule: mlp_core::schedule::Schedule {{ lr: {lr:?}, shape: mlp_core::schedule::Shape::{shape:?}, warmup: {warmup} }}, \
+             l2: {l2:?}, l1: {l1:?}, clip_norm: {clip_norm:?} }}"
         )
     }
 
-    fn train_config(&mut self, doc: &str, name: &str, config: &TrainConfig) {
-        let TrainConfig { epochs, batch_size, sgd } = *config;
-        let value =
-            format!("mlp_core::TrainConfig {{ epochs: {epochs}, batch_size: {batch_size}, sgd: {} }}", Self::sgd(&sgd));
-        self.item(doc, &format!("{name}: mlp_core::TrainConfig"), &value);
+    fn train_config<O: Optimizer>(&mut self, doc: &str, name: &str, config: &TrainConfig<O>) {
+        let declaration = format!("{name}: mlp_core::TrainConfig<{}>", std::any::type_name::<O>());
+        self.item(doc, &declaration, &Self::config(config));
     }
 
     fn metrics(&mut self, what: &str, prefix: &str, m: &Metrics<f32>) {
@@ -454,6 +524,59 @@ impl Source {
             &format!("{prefix}_CORRECT: usize"),
             &m.correct.to_string(),
         );
+    }
+}
+
+/// The optimizer fixture's cases, written one after another.
+struct StepCases<'a> {
+    out: &'a mut Source,
+    start: &'a DigitsNet,
+    data: &'a Images,
+}
+
+/// The type of a digits network's values in a fixture: layer 1 weights and
+/// biases, layer 2 weights and biases, as bit patterns.
+const DIGITS_BITS: &str = "([[u32; 32]; 64], [u32; 32], [[u32; 10]; 32], [u32; 10])";
+/// Its name in the optimizer fixture.
+const DIGITS_BITS_NAME: &str = "DigitsBits";
+
+/// The digits network's gradient buffer, the shape of every optimizer buffer.
+pub type DigitsGradients = <DigitsNet as Network>::Gradients;
+
+impl StepCases<'_> {
+    /// Runs one case and writes its configuration, the weights after the
+    /// steps and every optimizer buffer (`buffers` views the state's, as
+    /// `O::State` is an array only once `O` is known).
+    fn add<O: Optimizer>(
+        &mut self,
+        name: &str,
+        config: &TrainConfig<O>,
+        buffers: impl Fn(&TrainState<DigitsNet, O>) -> &[DigitsGradients],
+    ) -> Result<(), String> {
+        let (after, state) = steps(self.start, self.data, &STEP_BATCHES, config)?;
+        let out = &mut *self.out;
+        out.train_config(&format!("Case {name}: the configuration."), &format!("{name}_CONFIG"), config);
+        out.dense(&format!("Case {name}, layer 1 after the steps"), &format!("{name}_1"), &after.head);
+        out.dense(&format!("Case {name}, layer 2 after the steps"), &format!("{name}_2"), &after.tail);
+        let buffers = buffers(&state);
+        for (k, buffer) in buffers.iter().enumerate() {
+            let what = format!("Case {name}, optimizer buffer {k}");
+            out.gradients(&format!("{what}, layer 1"), &format!("{name}_STATE{k}_1"), &buffer.head);
+            out.gradients(&format!("{what}, layer 2"), &format!("{name}_STATE{k}_2"), &buffer.tail);
+        }
+        let tuple = |prefix: &str| format!("({prefix}_1_W, {prefix}_1_B, {prefix}_2_W, {prefix}_2_B)");
+        out.item(
+            &format!("Case {name}: the weights after the steps, one tuple (layer 1 weights, biases, layer 2 weights, biases)."),
+            &format!("{name}_AFTER: {DIGITS_BITS_NAME}"),
+            &tuple(name),
+        );
+        let state_tuples: Vec<String> = (0..buffers.len()).map(|k| tuple(&format!("{name}_STATE{k}"))).collect();
+        out.item(
+            &format!("Case {name}: every optimizer buffer after the steps ({}), each one tuple.", O::BUFFERS),
+            &format!("{name}_STATE: [{DIGITS_BITS_NAME}; {}]", buffers.len()),
+            &format!("[{}]", state_tuples.join(", ")),
+        );
+        Ok(())
     }
 }
 
@@ -522,21 +645,22 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     let step_data = train_set.take(STEP_BATCHES.iter().sum());
     let mut optimizer = Source::new(
         "Optimizer steps: from the digits network in network.rs and a fresh `TrainState`, one\n\
-         // `apply_gradients` per minibatch (summed with `accumulate_sample`), step k in epoch k.",
+         // `Learner::step` per minibatch (summed with `accumulate_sample`), step k in epoch k.",
     );
     optimizer.images("The minibatches' digits, one after another.", "STEP_PIXELS", &step_data.inputs)?;
     optimizer.labels("Their digits.", "STEP_LABELS", &step_data.labels);
     optimizer.labels("Samples in each minibatch; step k uses epoch k.", "STEP_BATCHES", &STEP_BATCHES);
-    for (name, sgd) in &STEP_CASES {
-        let after = steps(&digits_net, &step_data, &STEP_BATCHES, sgd)?;
-        optimizer.item(
-            &format!("Case {name}: the optimizer."),
-            &format!("{name}_SGD: mlp_core::SgdConfig"),
-            &Source::sgd(sgd),
-        );
-        optimizer.dense(&format!("Case {name}, layer 1 after the steps"), &format!("{name}_1"), &after.head);
-        optimizer.dense(&format!("Case {name}, layer 2 after the steps"), &format!("{name}_2"), &after.tail);
-    }
+    optimizer.doc("A digits network's values: layer 1 weights and biases, layer 2 weights and biases.");
+    let _ = writeln!(optimizer.0, "pub type {DIGITS_BITS_NAME} = {DIGITS_BITS};");
+    let mut cases = StepCases { out: &mut optimizer, start: &digits_net, data: &step_data };
+    cases.add("MOMENTUM_L2", &MOMENTUM_L2, |s| &s.persistent.optimizer)?;
+    cases.add("NESTEROV", &NESTEROV, |s| &s.persistent.optimizer)?;
+    cases.add("DECAY", &DECAY, |s| &s.persistent.optimizer)?;
+    cases.add("L1", &L1, |s| &s.persistent.optimizer)?;
+    cases.add("ADAGRAD", &ADAGRAD, |s| &s.persistent.optimizer)?;
+    cases.add("RMSPROP", &RMSPROP, |s| &s.persistent.optimizer)?;
+    cases.add("ADAM_L2", &ADAM_L2, |s| &s.persistent.optimizer)?;
+    cases.add("ADAMW", &ADAMW, |s| &s.persistent.optimizer)?;
 
     // The on-device data.
     let device_train = train_set.stratified(TRAIN_PER_CLASS);
@@ -561,8 +685,9 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     let test_metrics = held_out(&trained, &device_test)?;
     let mut training = Source::new(
         "On-device training: a zeroed digits network initialised on the device with\n\
-         // `Network::initialize(TRAIN_INIT, &mut DefaultRng::seed_from_u64(TRAIN_SEED))`, then `train` with\n\
-         // the same generator on the training digits of subsets.rs (order buffer of `u16`).",
+         // `Network::initialize(TRAIN_INIT, &mut state.persistent.rng)`, the state's generator seeded with\n\
+         // `DefaultRng::seed_from_u64(TRAIN_SEED)`, then `Learner::fit` (which shuffles with the same generator)\n\
+         // on the training digits of subsets.rs (order buffer of `u16`).",
     );
     training.item("Seed of the generator.", "TRAIN_SEED: u64", &TRAIN_SEED.to_string());
     training.item("The initialiser.", "TRAIN_INIT: mlp_core::Init", &init_name(TRAIN_INIT));
@@ -579,8 +704,9 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     let test_metrics = held_out(&tuned, &device_test)?;
     let mut finetune = Source::new(
         "On-device fine-tuning: layer 1 of the digits network in network.rs, frozen in flash, and a\n\
-         // zeroed head initialised with `initialize(FINETUNE_INIT, &mut DefaultRng::seed_from_u64(FINETUNE_SEED))`\n\
-         // (only the head draws), then `train` with the same generator on the training digits of subsets.rs.",
+         // zeroed head initialised with `initialize(FINETUNE_INIT, &mut state.persistent.rng)`, the generator\n\
+         // seeded with `DefaultRng::seed_from_u64(FINETUNE_SEED)` (only the head draws), then `Learner::fit`\n\
+         // (which shuffles with the same generator) on the training digits of subsets.rs.",
     );
     finetune.item("Seed of the generator.", "FINETUNE_SEED: u64", &FINETUNE_SEED.to_string());
     finetune.item("The head's initialiser.", "FINETUNE_INIT: mlp_core::Init", &init_name(FINETUNE_INIT));

@@ -5,10 +5,13 @@
 //! value, bit for bit, on the host.
 
 use mlp_core::activation::{Activation, Relu};
-use mlp_core::{Chain, Dense, Frozen};
+use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::optim::Optimizer;
+use mlp_core::{Chain, Dense, DenseGradients, Frozen, Learner, TrainConfig, TrainState, accumulate_sample};
 use mlp_tests::crosscheck::{
-    COMMAND, DigitsNet, Image, Images, Run, SmoothNet, TunedNet, batch_gradient, device_finetuning, device_training,
-    fixture_dir, generate, held_out, infer, math_outputs, steps,
+    ADAMW, CLIP_NORM, COMMAND, DigitsGradients, DigitsNet, Image, Images, RMSPROP, Run, STEP_BATCHES, SmoothNet,
+    TunedNet, batch_gradient, device_finetuning, device_training, fixture_dir, generate, held_out, infer, math_outputs,
+    steps,
 };
 
 // Each file is used in part here; the firmware converts the big arrays once, at compile time.
@@ -36,6 +39,7 @@ mod fixtures {
         include!("../../fixtures/crosscheck/finetune.rs");
     }
 }
+use fixtures::optimizer::DigitsBits;
 use fixtures::{finetune, gradients, inference, network, optimizer, subsets, training};
 
 fn floats<const N: usize>(bits: [u32; N]) -> [f32; N] {
@@ -178,42 +182,103 @@ fn gradients_from_the_embedded_bits() {
     assert!(nonzero > 32 * 10 / 2, "{nonzero} non-zero gradients in the last layer");
 }
 
+fn assert_gradients<const I: usize, const O: usize>(
+    what: &str,
+    (weights, biases): ([[u32; O]; I], [u32; O]),
+    buffer: &DenseGradients<f32, I, O>,
+) {
+    assert_bits(&format!("{what} weights"), weights.as_flattened(), buffer.weights.as_slice());
+    assert_bits(&format!("{what} biases"), &biases, buffer.biases.as_slice());
+}
+
+/// Replays one case from the embedded start and data, asserts the weights
+/// and every optimizer buffer, and returns the last layer's weights.
+fn replay<O: Optimizer>(
+    data: &Images,
+    config: &TrainConfig<O>,
+    (w1, b1, w2, b2): DigitsBits,
+    expected_state: &[DigitsBits],
+    buffers: impl Fn(&TrainState<DigitsNet, O>) -> &[DigitsGradients],
+) -> Vec<u32> {
+    let what = O::NAME;
+    let (after, state) = steps(&digits_net(), data, &optimizer::STEP_BATCHES, config).unwrap();
+    assert_layer(&format!("{what} layer 1"), (w1, b1), &after.head);
+    assert_layer(&format!("{what} layer 2"), (w2, b2), &after.tail);
+    let buffers = buffers(&state);
+    assert_eq!(buffers.len(), expected_state.len(), "{what}: optimizer buffers");
+    assert_eq!(buffers.len(), O::BUFFERS, "{what}: optimizer buffers");
+    for (k, (buffer, &(w1, b1, w2, b2))) in buffers.iter().zip(expected_state).enumerate() {
+        assert_gradients(&format!("{what} buffer {k} layer 1"), (w1, b1), &buffer.head);
+        assert_gradients(&format!("{what} buffer {k} layer 2"), (w2, b2), &buffer.tail);
+        // A buffer that stayed zero would check nothing.
+        assert!(buffer.tail.weights.as_slice().iter().any(|&v| v != 0.0), "{what} buffer {k} is zero");
+    }
+    assert_eq!(state.persistent.steps as usize, STEP_BATCHES.len());
+    w2.as_flattened().to_vec()
+}
+
 #[test]
 fn optimizer_steps_from_the_embedded_bits() {
-    let data = images(&optimizer::STEP_PIXELS, &optimizer::STEP_LABELS);
-    let start = digits_net();
-    let cases = [
-        (
-            optimizer::MOMENTUM_L2_SGD,
-            (optimizer::MOMENTUM_L2_1_W, optimizer::MOMENTUM_L2_1_B),
-            (optimizer::MOMENTUM_L2_2_W, optimizer::MOMENTUM_L2_2_B),
-        ),
-        (
-            optimizer::NESTEROV_SGD,
-            (optimizer::NESTEROV_1_W, optimizer::NESTEROV_1_B),
-            (optimizer::NESTEROV_2_W, optimizer::NESTEROV_2_B),
-        ),
-        (
-            optimizer::DECAY_SGD,
-            (optimizer::DECAY_1_W, optimizer::DECAY_1_B),
-            (optimizer::DECAY_2_W, optimizer::DECAY_2_B),
-        ),
-        (optimizer::L1_SGD, (optimizer::L1_1_W, optimizer::L1_1_B), (optimizer::L1_2_W, optimizer::L1_2_B)),
+    use optimizer as o;
+    let data = images(&o::STEP_PIXELS, &o::STEP_LABELS);
+    let finals = [
+        replay(&data, &o::MOMENTUM_L2_CONFIG, o::MOMENTUM_L2_AFTER, &o::MOMENTUM_L2_STATE, |s| &s.persistent.optimizer),
+        replay(&data, &o::NESTEROV_CONFIG, o::NESTEROV_AFTER, &o::NESTEROV_STATE, |s| &s.persistent.optimizer),
+        replay(&data, &o::DECAY_CONFIG, o::DECAY_AFTER, &o::DECAY_STATE, |s| &s.persistent.optimizer),
+        replay(&data, &o::L1_CONFIG, o::L1_AFTER, &o::L1_STATE, |s| &s.persistent.optimizer),
+        replay(&data, &o::ADAGRAD_CONFIG, o::ADAGRAD_AFTER, &o::ADAGRAD_STATE, |s| &s.persistent.optimizer),
+        replay(&data, &o::RMSPROP_CONFIG, o::RMSPROP_AFTER, &o::RMSPROP_STATE, |s| &s.persistent.optimizer),
+        replay(&data, &o::ADAM_L2_CONFIG, o::ADAM_L2_AFTER, &o::ADAM_L2_STATE, |s| &s.persistent.optimizer),
+        replay(&data, &o::ADAMW_CONFIG, o::ADAMW_AFTER, &o::ADAMW_STATE, |s| &s.persistent.optimizer),
+        network::DIGITS_2_W.as_flattened().to_vec(),
     ];
-    let mut finals: Vec<Vec<u32>> = Vec::new();
-    for (sgd, first, second) in cases {
-        let after = steps(&start, &data, &optimizer::STEP_BATCHES, &sgd).unwrap();
-        assert_layer(&format!("{sgd:?} layer 1"), first, &after.head);
-        assert_layer(&format!("{sgd:?} layer 2"), second, &after.tail);
-        finals.push(second.0.as_flattened().to_vec());
-    }
     // Every case moved the weights, and each in its own way.
-    finals.push(network::DIGITS_2_W.as_flattened().to_vec());
     for i in 0..finals.len() {
         for j in i + 1..finals.len() {
             assert_ne!(finals[i], finals[j], "cases {i} and {j} end with the same last layer");
         }
     }
+}
+
+/// The global norm of the mean gradient of every step of `config`'s run.
+fn mean_gradient_norms<O: Optimizer>(data: &Images, config: &TrainConfig<O>) -> Vec<f32> {
+    let mut net = digits_net();
+    let mut state = Box::new(TrainState::<DigitsNet, O>::new());
+    let mut norms = Vec::new();
+    let mut first = 0;
+    for (epoch, &len) in (0u32..).zip(&STEP_BATCHES) {
+        for (x, label) in data.inputs[first..first + len].iter().zip(&data.labels[first..first + len]) {
+            accumulate_sample(&net, &mut state, SoftmaxCrossEntropy, x, label);
+        }
+        first += len;
+        let g = &state.gradients;
+        let sum: f32 =
+            [g.head.weights.as_slice(), g.head.biases.as_slice(), g.tail.weights.as_slice(), g.tail.biases.as_slice()]
+                .iter()
+                .flat_map(|values| values.iter())
+                .map(|&v| (v / len as f32) * (v / len as f32))
+                .sum();
+        norms.push(sum.sqrt());
+        state.persistent.epoch = epoch;
+        let mut no_order: [u16; 0] = [];
+        Learner::new(&mut net, &mut state, &mut no_order, SoftmaxCrossEntropy, config).unwrap().step(len);
+    }
+    norms
+}
+
+#[test]
+fn the_clipped_cases_clip_every_step() {
+    let data = images(&optimizer::STEP_PIXELS, &optimizer::STEP_LABELS);
+    let unclipped = |after: DigitsNet, clipped: DigitsBits| {
+        after.tail.weights.as_slice().iter().zip(clipped.2.as_flattened()).any(|(a, &b)| a.to_bits() != b)
+    };
+    for norms in [mean_gradient_norms(&data, &RMSPROP), mean_gradient_norms(&data, &ADAMW)] {
+        assert!(norms.iter().all(|&n| f64::from(n) > CLIP_NORM), "mean-gradient norms {norms:?}");
+    }
+    let (after, _) = steps(&digits_net(), &data, &STEP_BATCHES, &TrainConfig { clip_norm: 0.0, ..RMSPROP }).unwrap();
+    assert!(unclipped(after, optimizer::RMSPROP_AFTER));
+    let (after, _) = steps(&digits_net(), &data, &STEP_BATCHES, &TrainConfig { clip_norm: 0.0, ..ADAMW }).unwrap();
+    assert!(unclipped(after, optimizer::ADAMW_AFTER));
 }
 
 #[test]
