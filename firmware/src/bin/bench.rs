@@ -14,9 +14,10 @@ use core::hint::black_box;
 use cortex_m_rt::entry;
 use mlp_core::activation::Relu;
 use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
+use mlp_core::schedule::Schedule;
 use mlp_core::{
-    DefaultRng, Dense, Init, Network, SeedableRng, SgdConfig, TrainState, Zeroed, accumulate_sample, apply_gradients,
-    layers,
+    DefaultRng, Dense, Init, Learner, Network, SeedableRng, TrainConfig, TrainState, Zeroed, accumulate_sample, layers,
 };
 use mlp_firmware::{exit, icount, stack};
 use static_cell::ConstStaticCell;
@@ -28,10 +29,24 @@ const MACS: u64 = 64 * 32 + 32 * 10;
 /// Generous: this program proves speed, not size (memory/default.x).
 const RAM_BUDGET: usize = 256 * 1024;
 const STACK_ALLOWANCE: usize = 4 * 1024;
-const _: () = assert!(Net::TRAINING_BYTES + STACK_ALLOWANCE <= RAM_BUDGET);
+/// The network, its momentum state (for the samples too), and one state per other optimizer.
+const STATE_BYTES: usize = Net::TRAINING_BYTES
+    + TrainState::<Net, Sgd>::BYTES
+    + TrainState::<Net, Nesterov>::BYTES
+    + TrainState::<Net, Adagrad>::BYTES
+    + TrainState::<Net, RmsProp>::BYTES
+    + TrainState::<Net, Adam>::BYTES
+    + TrainState::<Net, AdamW>::BYTES;
+const _: () = assert!(STATE_BYTES + STACK_ALLOWANCE <= RAM_BUDGET);
 
 static NET: ConstStaticCell<Net> = ConstStaticCell::new(Net::ZEROED);
 static STATE: ConstStaticCell<TrainState<Net>> = ConstStaticCell::new(TrainState::new());
+static SGD: ConstStaticCell<TrainState<Net, Sgd>> = ConstStaticCell::new(TrainState::new());
+static NESTEROV: ConstStaticCell<TrainState<Net, Nesterov>> = ConstStaticCell::new(TrainState::new());
+static ADAGRAD: ConstStaticCell<TrainState<Net, Adagrad>> = ConstStaticCell::new(TrainState::new());
+static RMSPROP: ConstStaticCell<TrainState<Net, RmsProp>> = ConstStaticCell::new(TrainState::new());
+static ADAM: ConstStaticCell<TrainState<Net, Adam>> = ConstStaticCell::new(TrainState::new());
+static ADAMW: ConstStaticCell<TrainState<Net, AdamW>> = ConstStaticCell::new(TrainState::new());
 
 /// Calls per timing: 2·N of the slowest (a training sample) stay well under
 /// the counter's 10 M instructions, though wraps are counted anyway.
@@ -88,11 +103,11 @@ fn main() -> ! {
     let zeros = DIGIT.iter().filter(|&&v| v == 0.0).count();
 
     let worst = per_call(|| {
-        black_box(infer(net, black_box(&dense), &mut state.activations));
+        black_box(infer(net, black_box(&dense), &mut state.scratch.activations));
     });
     report("inference, every input non-zero", worst, Some(MACS), None);
     let typical = per_call(|| {
-        black_box(infer(net, black_box(&DIGIT), &mut state.activations));
+        black_box(infer(net, black_box(&DIGIT), &mut state.scratch.activations));
     });
     defmt::info!("typical digit: {=usize} of 64 inputs are zero", zeros);
     report("inference, typical digit", typical, Some(MACS), None);
@@ -105,42 +120,49 @@ fn main() -> ! {
     let sample_digit = per_call(|| learn(net, state, black_box(&DIGIT)));
     report("training sample (forward + backward), typical digit", sample_digit, None, None);
 
-    let plain = SgdConfig { lr: 0.01, ..SgdConfig::DEFAULT };
-    let momentum = SgdConfig { momentum: 0.9, ..plain };
-    let optimizers = [
-        ("optimizer step, plain SGD", plain),
-        ("optimizer step, momentum", momentum),
-        ("optimizer step, Nesterov momentum", SgdConfig { nesterov: true, ..momentum }),
-        ("optimizer step, momentum + L2", SgdConfig { l2: 1e-4, ..momentum }),
-        ("optimizer step, momentum + L1", SgdConfig { l1: 1e-4, ..momentum }),
-    ];
-    let mut all_ok = true;
-    for (what, config) in optimizers {
-        match config.check::<f32>() {
-            Ok(sgd) => {
-                let step = per_call(|| apply_gradients(net, state, &sgd, black_box(0), black_box(32)));
-                report(what, step, None, Some(Net::PARAMETERS as u64));
-            }
-            Err(error) => {
-                defmt::error!("{=str}: {}", what, error);
-                all_ok = false;
-            }
-        }
-    }
+    // One step from a gradient summed over 32 samples, per optimizer.
+    let (Some(sgd), Some(nesterov), Some(adagrad), Some(rmsprop), Some(adam), Some(adamw)) = (
+        SGD.try_take(),
+        NESTEROV.try_take(),
+        ADAGRAD.try_take(),
+        RMSPROP.try_take(),
+        ADAM.try_take(),
+        ADAMW.try_take(),
+    ) else {
+        exit(false)
+    };
+    let momentum = with(Momentum::DEFAULT);
+    let all_ok = [
+        step_cost("optimizer step, plain SGD", net, sgd, &with(Sgd)),
+        step_cost("optimizer step, momentum", net, state, &momentum),
+        step_cost("optimizer step, Nesterov momentum", net, nesterov, &with(Nesterov::DEFAULT)),
+        step_cost("optimizer step, momentum + L2", net, state, &TrainConfig { l2: 1e-4, ..momentum }),
+        step_cost("optimizer step, momentum + L1", net, state, &TrainConfig { l1: 1e-4, ..momentum }),
+        step_cost("optimizer step, momentum + clipping", net, state, &TrainConfig { clip_norm: 1.0, ..momentum }),
+        step_cost("optimizer step, Adagrad", net, adagrad, &with(Adagrad::DEFAULT)),
+        step_cost("optimizer step, RMSprop", net, rmsprop, &with(RmsProp::DEFAULT)),
+        step_cost("optimizer step, Adam", net, adam, &with(Adam::DEFAULT)),
+        step_cost("optimizer step, AdamW", net, adamw, &with(AdamW::DEFAULT)),
+    ]
+    .iter()
+    .all(|&ok| ok);
 
     // Stack of one call, from the depth it is called at.
     let inference_stack = stack_of(|| {
-        black_box(net.forward(black_box(&dense), &mut state.activations));
+        black_box(net.forward(black_box(&dense), &mut state.scratch.activations));
     });
     let sample_stack = stack_of(|| {
         black_box(accumulate_sample(&*net, state, SoftmaxCrossEntropy, black_box(&dense), &DIGIT_LABEL));
     });
     defmt::info!("stack: inference {=usize} B, training sample {=usize} B", inference_stack, sample_stack);
     defmt::info!(
-        "RAM: network {=usize} B, training state {=usize} B, inference {=usize} B (Net::INFERENCE_BYTES)",
+        "RAM: network {=usize} B, inference {=usize} B (Net::INFERENCE_BYTES); training state \
+         (TrainState::<Net, O>::BYTES): SGD {=usize} B, momentum {=usize} B, Adam {=usize} B",
         Net::PARAMETER_BYTES,
-        Net::TRAINING_BYTES - Net::PARAMETER_BYTES,
-        Net::INFERENCE_BYTES
+        Net::INFERENCE_BYTES,
+        TrainState::<Net, Sgd>::BYTES,
+        TrainState::<Net, Momentum>::BYTES,
+        TrainState::<Net, Adam>::BYTES
     );
 
     let high_water = stack::high_water();
@@ -155,6 +177,29 @@ fn main() -> ! {
         defmt::error!("FAIL bench: an optimizer configuration was rejected");
     }
     exit(all_ok)
+}
+
+/// `optimizer` at a constant rate of 0.01.
+const fn with<O: Optimizer>(optimizer: O) -> TrainConfig<O> {
+    TrainConfig { schedule: Schedule::constant(0.01), ..TrainConfig::new(optimizer) }
+}
+
+/// Logs the instructions of one optimizer step on the whole network (the
+/// gradient is zero after the first, which costs the same: no rule branches
+/// on values). False if `config` is refused.
+fn step_cost<O: Optimizer>(what: &str, net: &mut Net, state: &mut TrainState<Net, O>, config: &TrainConfig<O>) -> bool {
+    let mut no_order: [u16; 0] = [];
+    match Learner::new(net, state, &mut no_order, SoftmaxCrossEntropy, config) {
+        Ok(mut learner) => {
+            let step = per_call(|| learner.step(black_box(32)));
+            report(what, step, None, Some(Net::PARAMETERS as u64));
+            true
+        }
+        Err(error) => {
+            defmt::error!("{=str}: {}", what, error);
+            false
+        }
+    }
 }
 
 /// Instructions of one call of `f`: the difference between timing 2·N and

@@ -1,7 +1,9 @@
 //! Recomputes on the target what the host computed for `fixtures/crosscheck/`
 //! and compares every value bit for bit: inference of two networks (ReLU;
 //! tanh and sigmoid), the math routines, the summed gradient of a minibatch,
-//! and the weights after five optimizer steps for four optimizers.
+//! and, for every optimizer (SGD, momentum, Nesterov, Adagrad, RMSprop, Adam,
+//! AdamW; with schedules, penalties and clipping), the weights and every
+//! value of the optimizer's state after five steps.
 #![no_std]
 #![no_main]
 
@@ -10,11 +12,12 @@ use core::mem::size_of;
 use cortex_m_rt::entry;
 use mlp_core::activation::{Relu, Sigmoid, Tanh, sigmoid};
 use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::optim::{Adagrad, Adam, AdamW, Nesterov, Optimizer, RmsProp, Sgd};
 use mlp_core::{
-    Chain, Dense, Float, Network, SgdConfig, TrainState, Zeroed, accumulate_sample, apply_gradients, layers,
+    Chain, Dense, Float, Learner, Network, TrainConfig, TrainState, Zeroed, accumulate_sample, layers,
     predict_probabilities,
 };
-use mlp_firmware::compare::{columns_from_bits, f32_from_bits, inputs_from_pixels, same_bits};
+use mlp_firmware::compare::{columns_from_bits, f32_from_bits, inputs_from_pixels, same_bits, same_count};
 use mlp_firmware::{exit, stack};
 use static_cell::ConstStaticCell;
 
@@ -33,18 +36,28 @@ mod fixtures {
         include!("../../../fixtures/crosscheck/optimizer.rs");
     }
 }
+use fixtures::optimizer::DigitsBits;
 use fixtures::{gradients, inference, network, optimizer};
 
 type DigitsNet = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
 type SmoothNet = layers![Dense<f32, 64, 16, Tanh>, Dense<f32, 16, 12, Sigmoid>, Dense<f32, 12, 10>];
+type DigitsGradients = <DigitsNet as Network>::Gradients;
 
 /// memory/default.x gives this program 256 KiB of RAM; it has no tight budget to prove.
 const RAM_BUDGET: usize = 256 * 1024;
 /// Deepest stack allowed: the checks, their result buffers and the logger.
 const STACK_ALLOWANCE: usize = 16 * 1024;
-/// Two training states and a network for the optimizer steps.
-const STATE_BYTES: usize =
-    size_of::<TrainState<DigitsNet>>() + size_of::<TrainState<SmoothNet>>() + size_of::<DigitsNet>();
+/// Two training states (the digits network's also for momentum), one for
+/// each other optimizer, and a network for the optimizer steps.
+const STATE_BYTES: usize = size_of::<TrainState<DigitsNet>>()
+    + size_of::<TrainState<SmoothNet>>()
+    + size_of::<DigitsNet>()
+    + TrainState::<DigitsNet, Sgd>::BYTES
+    + TrainState::<DigitsNet, Nesterov>::BYTES
+    + TrainState::<DigitsNet, Adagrad>::BYTES
+    + TrainState::<DigitsNet, RmsProp>::BYTES
+    + TrainState::<DigitsNet, Adam>::BYTES
+    + TrainState::<DigitsNet, AdamW>::BYTES;
 const _: () = assert!(STATE_BYTES + STACK_ALLOWANCE <= RAM_BUDGET, "the cross-checks do not fit");
 
 static DIGITS: DigitsNet = Chain::new(
@@ -67,6 +80,12 @@ static STEP_INPUTS: [[f32; 64]; 109] = inputs_from_pixels(optimizer::STEP_PIXELS
 static DIGITS_STATE: ConstStaticCell<TrainState<DigitsNet>> = ConstStaticCell::new(TrainState::new());
 static SMOOTH_STATE: ConstStaticCell<TrainState<SmoothNet>> = ConstStaticCell::new(TrainState::new());
 static STEPPED: ConstStaticCell<DigitsNet> = ConstStaticCell::new(DigitsNet::ZEROED);
+static SGD: ConstStaticCell<TrainState<DigitsNet, Sgd>> = ConstStaticCell::new(TrainState::new());
+static NESTEROV: ConstStaticCell<TrainState<DigitsNet, Nesterov>> = ConstStaticCell::new(TrainState::new());
+static ADAGRAD: ConstStaticCell<TrainState<DigitsNet, Adagrad>> = ConstStaticCell::new(TrainState::new());
+static RMSPROP: ConstStaticCell<TrainState<DigitsNet, RmsProp>> = ConstStaticCell::new(TrainState::new());
+static ADAM: ConstStaticCell<TrainState<DigitsNet, Adam>> = ConstStaticCell::new(TrainState::new());
+static ADAMW: ConstStaticCell<TrainState<DigitsNet, AdamW>> = ConstStaticCell::new(TrainState::new());
 
 #[entry]
 fn main() -> ! {
@@ -76,51 +95,40 @@ fn main() -> ! {
         defmt::error!("FAIL crosscheck: a static was taken twice");
         exit(false)
     };
+    let (Some(sgd), Some(nesterov), Some(adagrad), Some(rmsprop), Some(adam), Some(adamw)) = (
+        SGD.try_take(),
+        NESTEROV.try_take(),
+        ADAGRAD.try_take(),
+        RMSPROP.try_take(),
+        ADAM.try_take(),
+        ADAMW.try_take(),
+    ) else {
+        defmt::error!("FAIL crosscheck: a static was taken twice");
+        exit(false)
+    };
     let mut ok = true;
-    ok &= inference_digits(&mut digits_state.activations);
-    ok &= inference_smooth(&mut smooth_state.activations);
+    ok &= inference_digits(&mut digits_state.scratch.activations);
+    ok &= inference_smooth(&mut smooth_state.scratch.activations);
     ok &= math();
     ok &= gradients_digits(digits_state);
     ok &= gradients_smooth(smooth_state);
-    let cases = [
-        (
-            "momentum+L2",
-            &optimizer::MOMENTUM_L2_SGD,
-            &optimizer::MOMENTUM_L2_1_W,
-            &optimizer::MOMENTUM_L2_1_B,
-            &optimizer::MOMENTUM_L2_2_W,
-            &optimizer::MOMENTUM_L2_2_B,
-        ),
-        (
-            "Nesterov",
-            &optimizer::NESTEROV_SGD,
-            &optimizer::NESTEROV_1_W,
-            &optimizer::NESTEROV_1_B,
-            &optimizer::NESTEROV_2_W,
-            &optimizer::NESTEROV_2_B,
-        ),
-        (
-            "decay",
-            &optimizer::DECAY_SGD,
-            &optimizer::DECAY_1_W,
-            &optimizer::DECAY_1_B,
-            &optimizer::DECAY_2_W,
-            &optimizer::DECAY_2_B,
-        ),
-        ("L1", &optimizer::L1_SGD, &optimizer::L1_1_W, &optimizer::L1_1_B, &optimizer::L1_2_W, &optimizer::L1_2_B),
-    ];
-    for (name, sgd, w1, b1, w2, b2) in cases {
-        if steps(stepped, digits_state, sgd) {
-            defmt::info!("optimizer {=str}: {=usize} steps", name, optimizer::STEP_BATCHES.len());
-            ok &= same_bits("  layer 1 weights", w1.as_flattened(), stepped.head.weights.as_slice());
-            ok &= same_bits("  layer 1 biases", b1, stepped.head.biases.as_slice());
-            ok &= same_bits("  layer 2 weights", w2.as_flattened(), stepped.tail.weights.as_slice());
-            ok &= same_bits("  layer 2 biases", b2, stepped.tail.biases.as_slice());
-        } else {
-            defmt::error!("optimizer {=str}: the steps did not run", name);
-            ok = false;
-        }
+
+    // Every optimizer; the closure views its buffers as a slice (an array once `O` is known).
+    macro_rules! case {
+        ($name:literal, $config:ident, $after:ident, $state:ident, $train_state:expr) => {
+            steps($name, &optimizer::$config, &optimizer::$after, &optimizer::$state, stepped, $train_state, |s| {
+                &s.persistent.optimizer[..]
+            })
+        };
     }
+    ok &= case!("momentum+L2", MOMENTUM_L2_CONFIG, MOMENTUM_L2_AFTER, MOMENTUM_L2_STATE, digits_state);
+    ok &= case!("Nesterov", NESTEROV_CONFIG, NESTEROV_AFTER, NESTEROV_STATE, nesterov);
+    ok &= case!("decay", DECAY_CONFIG, DECAY_AFTER, DECAY_STATE, digits_state);
+    ok &= case!("L1", L1_CONFIG, L1_AFTER, L1_STATE, sgd);
+    ok &= case!("Adagrad", ADAGRAD_CONFIG, ADAGRAD_AFTER, ADAGRAD_STATE, adagrad);
+    ok &= case!("RMSprop", RMSPROP_CONFIG, RMSPROP_AFTER, RMSPROP_STATE, rmsprop);
+    ok &= case!("Adam+L2", ADAM_L2_CONFIG, ADAM_L2_AFTER, ADAM_L2_STATE, adam);
+    ok &= case!("AdamW", ADAMW_CONFIG, ADAMW_AFTER, ADAMW_STATE, adamw);
 
     let high_water = stack::high_water();
     defmt::info!("MEMORY crosscheck stack_high_water={=usize}", high_water);
@@ -243,21 +251,26 @@ fn gradients_smooth(state: &mut TrainState<SmoothNet>) -> bool {
 }
 
 /// From the host-trained network and a fresh state, one step per minibatch
-/// (step k in epoch k). False if the optimizer is refused.
-fn steps(net: &mut DigitsNet, state: &mut TrainState<DigitsNet>, sgd: &SgdConfig) -> bool {
-    let sgd = match sgd.check::<f32>() {
-        Ok(sgd) => sgd,
-        Err(error) => {
-            defmt::error!("optimizer refused: {}", error);
-            return false;
-        }
-    };
+/// (step k in epoch k); then compares the weights and every optimizer
+/// buffer (`buffers` views the state's) with the host's. False if anything
+/// differs or the configuration is refused.
+fn steps<O: Optimizer + defmt::Format>(
+    name: &str,
+    config: &TrainConfig<O>,
+    after: &DigitsBits,
+    expected_state: &[DigitsBits],
+    net: &mut DigitsNet,
+    state: &mut TrainState<DigitsNet, O>,
+    buffers: impl Fn(&TrainState<DigitsNet, O>) -> &[DigitsGradients],
+) -> bool {
+    defmt::info!("optimizer {=str}: {=usize} steps, {}", name, optimizer::STEP_BATCHES.len(), config);
     net.head.weights = DIGITS.head.weights;
     net.head.biases = DIGITS.head.biases;
     net.tail.weights = DIGITS.tail.weights;
     net.tail.biases = DIGITS.tail.biases;
     state.set_zero();
     let mut samples = STEP_INPUTS.iter().zip(&optimizer::STEP_LABELS);
+    let mut no_order: [u16; 0] = [];
     for (epoch, &len) in (0u32..).zip(&optimizer::STEP_BATCHES) {
         let mut taken = 0;
         for (x, label) in samples.by_ref().take(len) {
@@ -268,7 +281,40 @@ fn steps(net: &mut DigitsNet, state: &mut TrainState<DigitsNet>, sgd: &SgdConfig
             defmt::error!("minibatch {=u32}: {=usize} of {=usize} samples embedded", epoch, taken, len);
             return false;
         }
-        apply_gradients(net, state, &sgd, epoch, len);
+        // The epoch sets the scheduled rate.
+        state.persistent.epoch = epoch;
+        match Learner::new(&mut *net, &mut *state, &mut no_order, SoftmaxCrossEntropy, config) {
+            Ok(mut learner) => learner.step(len),
+            Err(error) => {
+                defmt::error!("  refused: {}", error);
+                return false;
+            }
+        }
     }
-    true
+    let mut ok = same_count("  steps taken", optimizer::STEP_BATCHES.len(), state.persistent.steps as usize);
+    let (head, tail) = (&net.head, &net.tail);
+    let weights = [head.weights.as_slice(), head.biases.as_slice(), tail.weights.as_slice(), tail.biases.as_slice()];
+    ok &= same_layers("  weights", after, weights);
+    let buffers = buffers(state);
+    ok &= same_count("  optimizer buffers", expected_state.len(), buffers.len());
+    for (expected, buffer) in expected_state.iter().zip(buffers) {
+        let (head, tail) = (&buffer.head, &buffer.tail);
+        let values = [head.weights.as_slice(), head.biases.as_slice(), tail.weights.as_slice(), tail.biases.as_slice()];
+        ok &= same_layers("  optimizer buffer", expected, values);
+    }
+    ok
+}
+
+/// Compares a digits network's four arrays of values (weights and biases of
+/// both layers) with their expected bits.
+fn same_layers(what: &str, (w1, b1, w2, b2): &DigitsBits, actual: [&[f32]; 4]) -> bool {
+    defmt::info!("{=str}", what);
+    [
+        same_bits("    layer 1 weights", w1.as_flattened(), actual[0]),
+        same_bits("    layer 1 biases", b1, actual[1]),
+        same_bits("    layer 2 weights", w2.as_flattened(), actual[2]),
+        same_bits("    layer 2 biases", b2, actual[3]),
+    ]
+    .iter()
+    .all(|&ok| ok)
 }

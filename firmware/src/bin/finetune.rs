@@ -18,8 +18,8 @@ use cortex_m_rt::entry;
 use mlp_core::activation::Relu;
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::{
-    Chain, Dataset, DefaultRng, Dense, EpochMetrics, Frozen, Metrics, Network, SeedableRng, TrainState, evaluate,
-    layers, train,
+    Chain, Dataset, DefaultRng, Dense, EpochMetrics, Frozen, Learner, Metrics, Network, SeedableRng, TrainState,
+    evaluate, layers,
 };
 use mlp_firmware::compare::{columns_from_bits, f32_from_bits, inputs_from_pixels, same_bit, same_bits, same_count};
 use mlp_firmware::{exit, stack};
@@ -85,8 +85,9 @@ fn main() -> ! {
         fail("the statics leave less stack than stated")
     }
 
-    let mut rng = DefaultRng::seed_from_u64(finetune::FINETUNE_SEED);
-    if let Err(error) = net.initialize(finetune::FINETUNE_INIT, &mut rng) {
+    // One generator, in the state: it draws the weights, then shuffles.
+    state.persistent.rng = DefaultRng::seed_from_u64(finetune::FINETUNE_SEED);
+    if let Err(error) = net.initialize(finetune::FINETUNE_INIT, &mut state.persistent.rng) {
         defmt::error!("initialisation: {}", error);
         fail("initialisation refused")
     }
@@ -103,7 +104,9 @@ fn main() -> ! {
         defmt::info!("epoch {=u32}: loss {=f32}, accuracy {=f32}", m.epoch, m.train.loss, m.train.accuracy);
         ControlFlow::Continue(())
     };
-    let summary = match train(net, state, SoftmaxCrossEntropy, train_set, order, &config, &mut rng, log) {
+    let summary = match Learner::new(net, state, order, SoftmaxCrossEntropy, &config)
+        .and_then(|mut learner| learner.fit(train_set, log))
+    {
         Ok(summary) => summary,
         Err(error) => {
             defmt::error!("training: {}", error);
@@ -117,7 +120,7 @@ fn main() -> ! {
             fail("held-out set refused")
         }
     };
-    let test: Metrics<f32> = match evaluate(net, &mut state.activations, SoftmaxCrossEntropy, test_set) {
+    let test: Metrics<f32> = match evaluate(net, &mut state.scratch.activations, SoftmaxCrossEntropy, test_set) {
         Ok(metrics) => metrics,
         Err(error) => {
             defmt::error!("evaluation: {}", error);

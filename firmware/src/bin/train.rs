@@ -17,8 +17,8 @@ use cortex_m_rt::entry;
 use mlp_core::activation::Relu;
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::{
-    Dataset, DefaultRng, Dense, EpochMetrics, Metrics, Network, SeedableRng, TrainState, Zeroed, evaluate, layers,
-    train,
+    Dataset, DefaultRng, Dense, EpochMetrics, Learner, Metrics, Network, SeedableRng, TrainState, Zeroed, evaluate,
+    layers,
 };
 use mlp_firmware::compare::{inputs_from_pixels, same_bit, same_bits, same_count};
 use mlp_firmware::{exit, stack};
@@ -42,7 +42,7 @@ const SAMPLES: usize = subsets::TRAIN_LABELS.len();
 const RAM_BUDGET: usize = 32 * 1024;
 /// Deepest stack allowed: the training loop, evaluation and the logger.
 const STACK_ALLOWANCE: usize = 2048;
-/// The network and its training state (`Net::TRAINING_BYTES`, 29,256 B) and
+/// The network and its training state (`Net::TRAINING_BYTES`, 29,280 B) and
 /// the shuffle order, two bytes a sample.
 const STATE_BYTES: usize = Net::TRAINING_BYTES + size_of::<[u16; SAMPLES]>();
 const _: () = assert!(STATE_BYTES + STACK_ALLOWANCE <= RAM_BUDGET, "training does not fit in 32 KiB");
@@ -76,8 +76,9 @@ fn main() -> ! {
         fail("the statics leave less stack than stated")
     }
 
-    let mut rng = DefaultRng::seed_from_u64(training::TRAIN_SEED);
-    if let Err(error) = net.initialize(training::TRAIN_INIT, &mut rng) {
+    // One generator, in the state: it draws the weights, then shuffles.
+    state.persistent.rng = DefaultRng::seed_from_u64(training::TRAIN_SEED);
+    if let Err(error) = net.initialize(training::TRAIN_INIT, &mut state.persistent.rng) {
         defmt::error!("initialisation: {}", error);
         fail("initialisation refused")
     }
@@ -94,7 +95,9 @@ fn main() -> ! {
         defmt::info!("epoch {=u32}: loss {=f32}, accuracy {=f32}", m.epoch, m.train.loss, m.train.accuracy);
         ControlFlow::Continue(())
     };
-    let summary = match train(net, state, SoftmaxCrossEntropy, train_set, order, &config, &mut rng, log) {
+    let summary = match Learner::new(net, state, order, SoftmaxCrossEntropy, &config)
+        .and_then(|mut learner| learner.fit(train_set, log))
+    {
         Ok(summary) => summary,
         Err(error) => {
             defmt::error!("training: {}", error);
@@ -108,7 +111,7 @@ fn main() -> ! {
             fail("held-out set refused")
         }
     };
-    let test: Metrics<f32> = match evaluate(net, &mut state.activations, SoftmaxCrossEntropy, test_set) {
+    let test: Metrics<f32> = match evaluate(net, &mut state.scratch.activations, SoftmaxCrossEntropy, test_set) {
         Ok(metrics) => metrics,
         Err(error) => {
             defmt::error!("evaluation: {}", error);
