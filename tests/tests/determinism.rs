@@ -3,8 +3,9 @@
 //! * The same seed gives bit-identical `f32` weights; another seed does not.
 //! * Nesterov, L1, L2 and decay each change the trained weights, in the
 //!   direction they should.
-//! * One and two SGD steps on a one-layer network match, exactly, the update
-//!   rules documented in `core/src/optim.rs`.
+//! * One and two steps of SGD, classical and Nesterov momentum on a one-layer
+//!   network match, exactly, the update rules documented in `core/src/optim.rs`
+//!   (every rule against its reference formula: `optimizers.rs`).
 //! * Freezing layers in front of trainable ones leaves those layers' gradient
 //!   bits unchanged (behind a frozen front, backprop stops early).
 //! * Forward and gradient bits follow the documented summation order whether
@@ -20,33 +21,40 @@ use std::ops::ControlFlow;
 use common::data::two_moons;
 use common::params::bits_f32;
 use common::rng;
+use common::with_optimizer;
 use mlp_core::activation::{Activation, Identity, Relu, Tanh};
 use mlp_core::loss::{Quadratic, SoftmaxCrossEntropy};
+use mlp_core::optim::{Momentum, Nesterov, Optimizer, Sgd};
+use mlp_core::schedule::{Schedule, Shape};
 use mlp_core::{
-    Chain, Dataset, Dense, DenseGradients, EpochMetrics, Frozen, Init, Network, SgdConfig, TrainConfig, TrainState,
-    Zeroed, accumulate_sample, apply_gradients, layers, train,
+    Chain, Dataset, Dense, DenseGradients, EpochMetrics, Frozen, Init, Learner, Network, TrainConfig, TrainState,
+    Zeroed, accumulate_sample, layers,
 };
 
 type Net = layers![Dense<f32, 2, 12, Tanh>, Dense<f32, 12, 8, Relu>, Dense<f32, 8, 2>];
 
-const BASELINE: SgdConfig = SgdConfig { lr: 0.1, momentum: 0.9, nesterov: false, l2: 0.0, l1: 0.0, decay: 0.0 };
+/// Momentum 0.9 at a constant 0.1, 6 epochs of batches of 10.
+const BASELINE: TrainConfig =
+    TrainConfig { epochs: 6, batch_size: 10, schedule: Schedule::constant(0.1), ..TrainConfig::DEFAULT };
 
-/// Initialises from `init_seed`, trains 6 epochs on 200 moons points with
-/// shuffling from `shuffle_seed`, and returns the network and each epoch's metrics.
-fn trained(sgd: SgdConfig, init_seed: u64, shuffle_seed: u64) -> (Net, Vec<EpochMetrics<f32>>) {
+/// Initialises from `init_seed`, trains on 200 moons points with shuffling
+/// from `shuffle_seed`, and returns the network and each epoch's metrics.
+fn trained<O: Optimizer>(config: TrainConfig<O>, init_seed: u64, shuffle_seed: u64) -> (Net, Vec<EpochMetrics<f32>>) {
     let (inputs, labels) = two_moons(&mut rng(99), 200, 0.15);
     let data = Dataset::new(&inputs, &labels).unwrap();
     let mut net = Net::default();
     net.initialize(Init::GlorotUniform, &mut rng(init_seed)).unwrap();
-    let mut state = TrainState::new();
+    let mut state = TrainState::<Net, O>::new();
+    state.persistent.rng = rng(shuffle_seed);
     let mut order = vec![0u16; inputs.len()];
-    let config = TrainConfig { epochs: 6, batch_size: 10, sgd };
     let mut history = Vec::new();
-    train(&mut net, &mut state, SoftmaxCrossEntropy, data, &mut order, &config, &mut rng(shuffle_seed), |m, _| {
-        history.push(*m);
-        ControlFlow::Continue(())
-    })
-    .unwrap();
+    let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+    learner
+        .fit(data, |m, _| {
+            history.push(*m);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
     (net, history)
 }
 
@@ -87,14 +95,14 @@ fn different_seeds_give_different_weights() {
 #[test]
 fn nesterov_changes_the_result() {
     let (base, _) = trained(BASELINE, 1, 2);
-    let (nesterov, _) = trained(SgdConfig { nesterov: true, ..BASELINE }, 1, 2);
+    let (nesterov, _) = trained(with_optimizer(&BASELINE, Nesterov { momentum: 0.9 }), 1, 2);
     assert_ne!(bits_f32(&base), bits_f32(&nesterov));
 }
 
 #[test]
 fn l2_changes_the_result_and_shrinks_the_weights() {
     let (base, _) = trained(BASELINE, 1, 2);
-    let (l2, _) = trained(SgdConfig { l2: 1.0, ..BASELINE }, 1, 2);
+    let (l2, _) = trained(TrainConfig { l2: 1.0, ..BASELINE }, 1, 2);
     assert_ne!(bits_f32(&base), bits_f32(&l2));
     let norm2 = |n: &Net| weights(n).iter().map(|w| w * w).sum::<f64>();
     assert!(norm2(&l2) < norm2(&base), "‖W‖² {} with L2 vs {} without", norm2(&l2), norm2(&base));
@@ -103,7 +111,7 @@ fn l2_changes_the_result_and_shrinks_the_weights() {
 #[test]
 fn l1_changes_the_result_and_shrinks_the_weights() {
     let (base, _) = trained(BASELINE, 1, 2);
-    let (l1, _) = trained(SgdConfig { l1: 0.1, ..BASELINE }, 1, 2);
+    let (l1, _) = trained(TrainConfig { l1: 0.1, ..BASELINE }, 1, 2);
     assert_ne!(bits_f32(&base), bits_f32(&l1));
     let norm1 = |n: &Net| weights(n).iter().map(|w| w.abs()).sum::<f64>();
     assert!(norm1(&l1) < norm1(&base), "‖W‖₁ {} with L1 vs {} without", norm1(&l1), norm1(&base));
@@ -112,7 +120,8 @@ fn l1_changes_the_result_and_shrinks_the_weights() {
 #[test]
 fn decay_changes_the_result_and_follows_inverse_time() {
     let (base, base_history) = trained(BASELINE, 1, 2);
-    let (decayed, history) = trained(SgdConfig { decay: 0.5, ..BASELINE }, 1, 2);
+    let schedule = Schedule { lr: 0.1, shape: Shape::InverseTime { decay: 0.5 }, warmup: 0 };
+    let (decayed, history) = trained(TrainConfig { schedule, ..BASELINE }, 1, 2);
     assert_ne!(bits_f32(&base), bits_f32(&decayed));
     // The first epoch (t = 0) is undecayed, so its running loss is the same.
     assert_eq!(history[0].train.loss.to_bits(), base_history[0].train.loss.to_bits());
@@ -137,15 +146,23 @@ fn one_layer() -> One {
 const X: [[f64; 3]; 2] = [[1.0, 2.0, 0.5], [2.0, -1.0, -1.0]];
 const Y: [[f64; 1]; 2] = [[1.0], [0.0]];
 
-/// η₀ = 1/2, μ = 1/2, l2 = 1/2, l1 = 1/4, d = 1, so η = 1/2 in epoch 0 and 1/4 in epoch 1.
-const SGD: SgdConfig = SgdConfig { lr: 0.5, momentum: 0.5, nesterov: false, l2: 0.5, l1: 0.25, decay: 1.0 };
+/// η₀ = 1/2, μ = 1/2, l2 = 1/2, l1 = 1/4, d = 1, so η = 1/2 in epoch 0 and
+/// 1/4 in epoch 1; two epochs of one full batch.
+const SGD: TrainConfig = TrainConfig {
+    epochs: 2,
+    batch_size: 2,
+    optimizer: Momentum { momentum: 0.5 },
+    schedule: Schedule { lr: 0.5, shape: Shape::InverseTime { decay: 1.0 }, warmup: 0 },
+    l2: 0.5,
+    l1: 0.25,
+    clip_norm: 0.0,
+};
 
 fn params(net: &One) -> [f64; 4] {
     [net.weights[(0, 0)], net.weights[(0, 1)], net.weights[(0, 2)], net.biases[0]]
 }
 
-fn velocity(state: &TrainState<One>) -> [f64; 4] {
-    let v = &state.velocity;
+fn flat(v: &DenseGradients<f64, 3, 1>) -> [f64; 4] {
     [v.weights[(0, 0)], v.weights[(0, 1)], v.weights[(0, 2)], v.biases[0]]
 }
 
@@ -167,45 +184,58 @@ fn one_sgd_step_matches_the_documented_rule() {
         [15.0 / 8.0, -25.0 / 8.0, -29.0 / 16.0, 0.5]
     );
 
-    let sgd = SGD.check::<f64>().unwrap();
-    apply_gradients(&mut net, &mut state, &sgd, 0, 2);
+    // The order is read only by whole epochs; a single step needs none.
+    let mut order: [usize; 0] = [];
+    Learner::new(&mut net, &mut state, &mut order, Quadratic, &SGD).unwrap().step(2);
+    assert_eq!((state.persistent.steps, state.persistent.epoch), (1, 0));
     // g = (Σ∇ + l2·w + l1·sign w) / B with B = 2, biases unregularised:
     //   g_w0 = (15/8 + 1/4 + 1/4) / 2 = 19/16
     //   g_w1 = (−25/8 − 1/8 − 1/4) / 2 = −7/4
     //   g_w2 = (−29/16 + 0 + 0) / 2 = −29/32      (sign 0 = 0)
     //   g_b  = (1/2) / 2 = 1/4
     // v = μ·0 − ηg with η = 1/2:  [−19/32, 7/8, 29/64, −1/8];  w += v.
-    assert_eq!(velocity(&state), [-19.0 / 32.0, 7.0 / 8.0, 29.0 / 64.0, -1.0 / 8.0]);
+    assert_eq!(flat(&state.persistent.optimizer[0]), [-19.0 / 32.0, 7.0 / 8.0, 29.0 / 64.0, -1.0 / 8.0]);
     assert_eq!(params(&net), [0.5 - 19.0 / 32.0, -0.25 + 7.0 / 8.0, 29.0 / 64.0, 0.0]);
     // The gradient buffer is cleared for the next batch.
     let g = &state.gradients;
     assert!(g.weights.iter().chain(g.biases.iter()).all(|&x| x == 0.0));
 }
 
-/// Runs two epochs of one full batch each through `train` and returns the
-/// parameters after each epoch, the final velocity and the epoch metrics.
-fn two_epochs(sgd: SgdConfig) -> ([[f64; 4]; 2], [f64; 4], Vec<EpochMetrics<f64>>) {
+/// The parameters after each of two epochs, the state buffers, the metrics.
+type TwoEpochs = ([[f64; 4]; 2], Vec<[f64; 4]>, Vec<EpochMetrics<f64>>);
+
+/// Runs two epochs of one full batch each through a `Learner` and returns
+/// the parameters after each epoch, the final state buffers (none for plain
+/// SGD, the velocity for momentum) and the epoch metrics.
+fn two_epochs<O: Optimizer>(config: TrainConfig<O>) -> TwoEpochs
+where
+    O::State<DenseGradients<f64, 3, 1>>: AsRef<[DenseGradients<f64, 3, 1>]>,
+{
     let mut net = one_layer();
-    let mut state = TrainState::<One>::new();
+    let mut state = TrainState::<One, O>::new();
+    state.persistent.rng = rng(0);
     let data = Dataset::new(&X, &Y).unwrap();
     let mut order = [0usize; 2];
     let mut after = Vec::new();
     let mut history = Vec::new();
-    let config = TrainConfig { epochs: 2, batch_size: 2, sgd };
     // Shuffling cannot matter: 0 + a + b and 0 + b + a are the same float.
-    train(&mut net, &mut state, Quadratic, data, &mut order, &config, &mut rng(0), |m, n| {
-        after.push(params(n));
-        history.push(*m);
-        ControlFlow::Continue(())
-    })
-    .unwrap();
+    let mut learner = Learner::new(&mut net, &mut state, &mut order, Quadratic, &config).unwrap();
+    learner
+        .fit(data, |m, n| {
+            after.push(params(n));
+            history.push(*m);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
     assert_eq!(params(&net), after[1]);
-    ([after[0], after[1]], velocity(&state), history)
+    assert_eq!((state.persistent.steps, state.persistent.epoch), (2, 2));
+    ([after[0], after[1]], state.persistent.optimizer.as_ref().iter().map(flat).collect(), history)
 }
 
 #[test]
 fn two_classical_momentum_steps_with_decay_match_exact_arithmetic() {
     let (after, v, history) = two_epochs(SGD);
+    let [v] = v[..] else { panic!("momentum keeps one buffer, not {}", v.len()) };
     // Epoch 0: as in `one_sgd_step_matches_the_documented_rule`.
     assert_eq!(after[0], [-3.0 / 32.0, 5.0 / 8.0, 29.0 / 64.0, 0.0]);
     // Epoch 1, η = η₀/(1 + d·1) = 1/4: Σ∇ = [−275/128, 65/32, 373/256; −113/128],
@@ -220,7 +250,8 @@ fn two_classical_momentum_steps_with_decay_match_exact_arithmetic() {
 
 #[test]
 fn two_nesterov_steps_with_decay_match_exact_arithmetic() {
-    let (after, v, _) = two_epochs(SgdConfig { nesterov: true, ..SGD });
+    let (after, v, _) = two_epochs(with_optimizer(&SGD, Nesterov { momentum: 0.5 }));
+    let [v] = v[..] else { panic!("Nesterov keeps one buffer, not {}", v.len()) };
     // Epoch 0: v = −ηg = [−19/32, 7/8, 29/64, −1/8] and w += μv − ηg = 3/2·v.
     assert_eq!(after[0], [0.5 - 57.0 / 64.0, -0.25 + 21.0 / 16.0, 87.0 / 128.0, 0.125 - 3.0 / 16.0]);
     // Epoch 1, η = 1/4 (exact rational arithmetic).
@@ -230,13 +261,15 @@ fn two_nesterov_steps_with_decay_match_exact_arithmetic() {
 
 #[test]
 fn plain_sgd_without_momentum_is_w_minus_eta_g() {
-    let (after, v, _) = two_epochs(SgdConfig { momentum: 0.0, l1: 0.0, l2: 0.0, decay: 0.0, ..SGD });
+    let config = TrainConfig { l1: 0.0, l2: 0.0, schedule: Schedule::constant(0.5), ..SGD };
+    let (after, v, _) = two_epochs(with_optimizer(&config, Sgd));
     // Epoch 0: g = Σ∇/2 = [15/16, −25/16, −29/32; 1/4] and w −= g/2.
     assert_eq!(after[0], [1.0 / 32.0, 17.0 / 32.0, 29.0 / 64.0, 0.0]);
-    // Epoch 1, still η = 1/2 (exact rational arithmetic); with μ = 0 plain
-    // SGD neither reads nor writes the velocity.
+    // Epoch 1, still η = 1/2 (exact rational arithmetic); plain SGD keeps no
+    // velocity at all.
     assert_eq!(after[1], [211.0 / 512.0, 9.0 / 64.0, 187.0 / 1024.0, 77.0 / 512.0]);
-    assert_eq!(v, [0.0; 4]);
+    assert!(v.is_empty());
+    assert_eq!(Sgd::BUFFERS, 0);
 }
 
 // ---------------------------------------------------------------- summation order
@@ -344,9 +377,9 @@ fn frozen_front_layers_leave_the_trainable_gradients_unchanged() {
     let mut front = TrainState::<FrontFrozen<'_>>::new();
     let mut both = TrainState::<TwoFrozen<'_>>::new();
     // ∂L/∂(output of a frozen layer) with nothing trainable in front: never computed.
-    front.deltas.head.fill(f32::NAN);
-    both.deltas.head.fill(f32::NAN);
-    both.deltas.tail.head.fill(f32::NAN);
+    front.scratch.deltas.head.fill(f32::NAN);
+    both.scratch.deltas.head.fill(f32::NAN);
+    both.scratch.deltas.tail.head.fill(f32::NAN);
     for (x, y) in inputs.iter().zip(&labels) {
         let expected = accumulate_sample(&net, &mut all, SoftmaxCrossEntropy, x, y);
         assert_eq!(accumulate_sample(&one, &mut front, SoftmaxCrossEntropy, x, y), expected);
@@ -358,7 +391,7 @@ fn frozen_front_layers_leave_the_trainable_gradients_unchanged() {
     assert_eq!(gradient_bits(&front.gradients.tail.tail), last);
     assert_eq!(gradient_bits(&both.gradients.tail.tail), last);
     let untouched = |d: &[f32]| d.iter().all(|v| v.is_nan());
-    assert!(untouched(front.deltas.head.as_slice()), "backprop went past the first trainable layer");
-    assert!(untouched(both.deltas.head.as_slice()) && untouched(both.deltas.tail.head.as_slice()));
-    assert!(!untouched(front.deltas.tail.head.as_slice()));
+    assert!(untouched(front.scratch.deltas.head.as_slice()), "backprop went past the first trainable layer");
+    assert!(untouched(both.scratch.deltas.head.as_slice()) && untouched(both.scratch.deltas.tail.head.as_slice()));
+    assert!(!untouched(front.scratch.deltas.tail.head.as_slice()));
 }

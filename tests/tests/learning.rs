@@ -13,26 +13,33 @@ use common::tolerances::{
 };
 use mlp_core::activation::Tanh;
 use mlp_core::loss::{Quadratic, SoftmaxCrossEntropy};
+use mlp_core::schedule::Schedule;
 use mlp_core::{
-    Chain, Dataset, Dense, Frozen, Init, Network, SgdConfig, TrainConfig, TrainState, evaluate, layers, predict_class,
-    train,
+    Chain, Dataset, Dense, Frozen, Init, Learner, Network, TrainConfig, TrainState, evaluate, layers, predict_class,
 };
+
+/// Momentum 0.9 at a constant rate `lr`.
+const fn momentum(epochs: u32, batch_size: usize, lr: f64) -> TrainConfig {
+    TrainConfig { epochs, batch_size, schedule: Schedule::constant(lr), ..TrainConfig::DEFAULT }
+}
 
 #[test]
 fn xor_is_learned_exactly() {
     type Net = layers![Dense<f32, 2, 8, Tanh>, Dense<f32, 8, 2>];
     let data = Dataset::new(&XOR_INPUTS, &XOR_LABELS).unwrap();
-    let mut rng = rng(1);
     let mut net = Net::default();
-    net.initialize(Init::GlorotUniform, &mut rng).unwrap();
     let mut state = TrainState::new();
+    // One stream: the initial weights, then every epoch's shuffle.
+    state.persistent.rng = rng(1);
+    net.initialize(Init::GlorotUniform, &mut state.persistent.rng).unwrap();
     let mut order = [0u16; 4];
-    let config =
-        TrainConfig { epochs: 3000, batch_size: 4, sgd: SgdConfig { lr: 0.5, momentum: 0.9, ..SgdConfig::default() } };
-    let summary = train(&mut net, &mut state, SoftmaxCrossEntropy, data, &mut order, &config, &mut rng, |m, _| {
-        if f64::from(m.train.loss) < XOR_MAX_LOSS { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-    })
-    .unwrap();
+    let config = momentum(3000, 4, 0.5);
+    let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+    let summary = learner
+        .fit(data, |m, _| {
+            if f64::from(m.train.loss) < XOR_MAX_LOSS { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        })
+        .unwrap();
     assert!(summary.stopped_early, "loss still {} after {} epochs", summary.last.train.loss, summary.epochs);
 
     let mut scratch = Default::default();
@@ -58,20 +65,17 @@ fn two_moons_generalise_to_held_out_points() {
     let train_set = Dataset::new(&inputs[..MOONS_TRAIN], &labels[..MOONS_TRAIN]).unwrap();
     let test_set = Dataset::new(&inputs[MOONS_TRAIN..], &labels[MOONS_TRAIN..]).unwrap();
 
-    let mut rng = rng(5);
     let mut net = MoonsNet::default();
-    net.initialize(Init::GlorotUniform, &mut rng).unwrap();
     let mut state = TrainState::new();
+    state.persistent.rng = rng(5);
+    net.initialize(Init::GlorotUniform, &mut state.persistent.rng).unwrap();
     let mut order = vec![0u16; MOONS_TRAIN];
     let mut scratch = Default::default();
     let before = evaluate(&net, &mut scratch, SoftmaxCrossEntropy, test_set).unwrap();
 
-    let config =
-        TrainConfig { epochs: 150, batch_size: 16, sgd: SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() } };
-    let summary = train(&mut net, &mut state, SoftmaxCrossEntropy, train_set, &mut order, &config, &mut rng, |_, _| {
-        ControlFlow::Continue(())
-    })
-    .unwrap();
+    let config = momentum(150, 16, 0.1);
+    let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+    let summary = learner.fit(train_set, |_, _| ControlFlow::Continue(())).unwrap();
     assert_eq!(summary.epochs, 150);
     assert!(!summary.stopped_early);
 
@@ -100,18 +104,17 @@ fn quadratic_loss_fits_a_sine() {
     let train_set = Dataset::new(&train_x, &train_y).unwrap();
     let test_set = Dataset::new(&test_x, &test_y).unwrap();
 
-    let mut rng = rng(9);
     let mut net = Net::default();
+    let mut state = TrainState::new();
+    state.persistent.rng = rng(9);
     // Weights on (−2, 2): with a single input on [−1, 1], Glorot's range
     // √(6/17) ≈ 0.6 leaves every tanh unit nearly linear, so the bends the
     // sine needs would first have to be learned from small weights.
-    net.initialize(Init::Uniform(2.0), &mut rng).unwrap();
-    let mut state = TrainState::new();
+    net.initialize(Init::Uniform(2.0), &mut state.persistent.rng).unwrap();
     let mut order = vec![0u16; train_x.len()];
-    let config =
-        TrainConfig { epochs: 1000, batch_size: 8, sgd: SgdConfig { lr: 0.05, momentum: 0.9, ..SgdConfig::default() } };
-    train(&mut net, &mut state, Quadratic, train_set, &mut order, &config, &mut rng, |_, _| ControlFlow::Continue(()))
-        .unwrap();
+    let config = momentum(1000, 8, 0.05);
+    let mut learner = Learner::new(&mut net, &mut state, &mut order, Quadratic, &config).unwrap();
+    learner.fit(train_set, |_, _| ControlFlow::Continue(())).unwrap();
 
     let mut scratch = Default::default();
     let metrics = evaluate(&net, &mut scratch, Quadratic, test_set).unwrap();
@@ -141,23 +144,20 @@ fn frozen_first_layer_fine_tuning_improves_and_leaves_it_untouched() {
     let test_set = Dataset::new(&inputs[MOONS_TRAIN..], &labels[MOONS_TRAIN..]).unwrap();
 
     // Pre-train a whole network briefly; its first layer becomes the frozen feature extractor.
+    // One stream throughout: pre-training's initialisation and shuffles, then
+    // the head's initialisation and the fine-tuning's shuffles.
     let mut rng = rng(77);
     let mut pretrained = MoonsNet::default();
     pretrained.initialize(Init::GlorotUniform, &mut rng).unwrap();
     let mut order = vec![0u16; MOONS_TRAIN];
-    let config =
-        TrainConfig { epochs: 20, batch_size: 16, sgd: SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() } };
-    train(
-        &mut pretrained,
-        &mut TrainState::new(),
-        SoftmaxCrossEntropy,
-        train_set,
-        &mut order,
-        &config,
-        &mut rng,
-        |_, _| ControlFlow::Continue(()),
-    )
-    .unwrap();
+    let mut pretraining = TrainState::new();
+    pretraining.persistent.rng = rng;
+    let config = momentum(20, 16, 0.1);
+    Learner::new(&mut pretrained, &mut pretraining, &mut order, SoftmaxCrossEntropy, &config)
+        .unwrap()
+        .fit(train_set, |_, _| ControlFlow::Continue(()))
+        .unwrap();
+    let mut rng = pretraining.persistent.rng;
     let features: Dense<f32, 2, 16, Tanh> = pretrained.head;
     let features_bits = bits_f32(&features);
 
@@ -172,12 +172,12 @@ fn frozen_first_layer_fine_tuning_improves_and_leaves_it_untouched() {
     let before = evaluate(&net, &mut scratch, SoftmaxCrossEntropy, test_set).unwrap();
     let trainable_before = bits_f32(&net.tail);
     let mut state = TrainState::<Tuned<'_>>::new();
-    let config =
-        TrainConfig { epochs: 60, batch_size: 16, sgd: SgdConfig { lr: 0.1, momentum: 0.9, ..SgdConfig::default() } };
-    train(&mut net, &mut state, SoftmaxCrossEntropy, train_set, &mut order, &config, &mut rng, |_, _| {
-        ControlFlow::Continue(())
-    })
-    .unwrap();
+    state.persistent.rng = rng;
+    let config = momentum(60, 16, 0.1);
+    Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config)
+        .unwrap()
+        .fit(train_set, |_, _| ControlFlow::Continue(()))
+        .unwrap();
     let after = evaluate(&net, &mut scratch, SoftmaxCrossEntropy, test_set).unwrap();
 
     assert!(

@@ -1,6 +1,7 @@
-//! Memory accounting: every `Network` byte constant equals both the size of
-//! the real buffer it describes and the count of scalars it should hold; and a
-//! 784→128→10 network trains on a thread with a small stack.
+//! Memory accounting: every `Network` byte constant, and every optimizer's
+//! `TrainState::BYTES`, equals both the size of the real buffers it describes
+//! and the count of scalars it should hold; and a 784→128→10 network trains
+//! on a thread with a small stack.
 
 mod common;
 
@@ -11,8 +12,11 @@ use common::rng;
 use host_cli::boxed::zeroed_box;
 use mlp_core::activation::{Relu, Sigmoid, Tanh};
 use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
+use mlp_core::schedule::Schedule;
 use mlp_core::{
-    Chain, Dataset, Dense, Frozen, Init, Network, SgdConfig, TrainConfig, TrainState, Zeroed, evaluate, layers, train,
+    Chain, Dataset, DefaultRng, Dense, Frozen, Init, Learner, Network, TrainConfig, TrainState, Zeroed, evaluate,
+    layers,
 };
 
 type Small32 = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
@@ -25,9 +29,18 @@ type FrozenFirst<'a> = layers![Frozen<'a, f32, 64, 32, Relu>, Dense<f32, 32, 10>
 type FrozenMiddle<'a> = layers![Dense<f64, 8, 16, Tanh>, Frozen<'a, f64, 16, 16, Tanh>, Dense<f64, 16, 4>];
 type FrozenLast<'a> = layers![Dense<f64, 5, 12, Sigmoid>, Frozen<'a, f64, 12, 3>];
 
+/// Bytes of the persistent counters and generator: the step and epoch counts
+/// (`u32` each) and xorshift128's four `u32` words.
+const COUNTERS: usize = 2 * 4 + 4 * 4;
+
 // The constants are usable at compile time, e.g. to size a device's RAM budget.
-const _: () = assert!(Small32::TRAINING_BYTES == 3 * (64 * 32 + 32 + 32 * 10 + 10) * 4 + 2 * (32 + 10) * 4);
+const _: () = assert!(Small32::TRAINING_BYTES == 3 * (64 * 32 + 32 + 32 * 10 + 10) * 4 + 2 * (32 + 10) * 4 + COUNTERS);
 const _: () = assert!(Mnist::PARAMETER_BYTES == (784 * 128 + 128 + 128 * 10 + 10) * 4);
+// Per optimizer: choosing SGD over Adam saves two gradient-sized buffers.
+const _: () = assert!(
+    Small32::PARAMETER_BYTES + TrainState::<Small32, Sgd>::BYTES + 2 * Small32::GRADIENT_BYTES
+        == Small32::PARAMETER_BYTES + TrainState::<Small32, Adam>::BYTES
+);
 
 /// What a network's buffers should hold, counted by hand from its layers.
 struct Counts {
@@ -39,6 +52,16 @@ struct Counts {
     units: usize,
     /// Bytes of one scalar.
     scalar: usize,
+}
+
+impl Counts {
+    fn trainable_bytes(&self) -> usize {
+        self.trainable * self.scalar
+    }
+
+    fn cache_bytes(&self) -> usize {
+        2 * self.units * self.scalar
+    }
 }
 
 /// Compares every constant with the real buffers and with `counts`.
@@ -56,12 +79,12 @@ fn check<N: Network>(net: &N, counts: Counts) {
     assert_eq!(N::GRADIENT_BYTES, size_of_val(&state.gradients), "GRADIENT_BYTES vs the buffer");
     assert_eq!(N::GRADIENT_BYTES, trainable * scalar, "GRADIENT_BYTES vs the count");
 
-    assert_eq!(N::OPTIMIZER_BYTES, size_of_val(&state.velocity), "OPTIMIZER_BYTES vs the buffer");
+    assert_eq!(N::OPTIMIZER_BYTES, size_of_val(&state.persistent.optimizer[0]), "OPTIMIZER_BYTES vs the buffer");
     assert_eq!(N::OPTIMIZER_BYTES, trainable * scalar, "OPTIMIZER_BYTES vs the count");
 
     assert_eq!(
         N::CACHE_BYTES,
-        size_of_val(&state.activations) + size_of_val(&state.deltas),
+        size_of_val(&state.scratch.activations) + size_of_val(&state.scratch.deltas),
         "CACHE_BYTES vs the buffers"
     );
     assert_eq!(N::CACHE_BYTES, 2 * units * scalar, "CACHE_BYTES vs the count");
@@ -72,14 +95,57 @@ fn check<N: Network>(net: &N, counts: Counts) {
     assert_eq!(N::TRAINING_BYTES, size_of_val(net) + size_of_val(&*state), "TRAINING_BYTES vs the buffers");
     assert_eq!(
         N::TRAINING_BYTES,
-        network_bytes + 2 * trainable * scalar + 2 * units * scalar,
+        network_bytes + 2 * trainable * scalar + 2 * units * scalar + COUNTERS,
         "TRAINING_BYTES vs the count"
     );
     assert_eq!(
         N::TRAINING_BYTES,
-        N::PARAMETER_BYTES + N::GRADIENT_BYTES + N::OPTIMIZER_BYTES + N::CACHE_BYTES,
+        N::PARAMETER_BYTES + N::GRADIENT_BYTES + N::OPTIMIZER_BYTES + N::CACHE_BYTES + COUNTERS,
         "TRAINING_BYTES vs the sum of its parts"
     );
+    assert_eq!(N::TRAINING_BYTES, N::PARAMETER_BYTES + TrainState::<N>::BYTES, "TRAINING_BYTES is with momentum");
+
+    let buffers = [
+        check_optimizer::<N, Sgd>(counts.trainable_bytes(), counts.cache_bytes()),
+        check_optimizer::<N, Momentum>(counts.trainable_bytes(), counts.cache_bytes()),
+        check_optimizer::<N, Nesterov>(counts.trainable_bytes(), counts.cache_bytes()),
+        check_optimizer::<N, Adagrad>(counts.trainable_bytes(), counts.cache_bytes()),
+        check_optimizer::<N, RmsProp>(counts.trainable_bytes(), counts.cache_bytes()),
+        check_optimizer::<N, Adam>(counts.trainable_bytes(), counts.cache_bytes()),
+        check_optimizer::<N, AdamW>(counts.trainable_bytes(), counts.cache_bytes()),
+    ];
+    assert_eq!(
+        buffers,
+        [0, 1, 1, 1, 1, 2, 2],
+        "state buffers of SGD, momentum, Nesterov, Adagrad, RMSprop, Adam, AdamW"
+    );
+}
+
+/// `TrainState::<N, O>::BYTES` against the size of each real part of a
+/// state (scratch, gradient, `O::BUFFERS` optimizer buffers, counters and
+/// generator) and against the count; returns `O::BUFFERS`.
+fn check_optimizer<N: Network, O: Optimizer>(gradient_bytes: usize, cache_bytes: usize) -> usize {
+    let state = zeroed_box::<TrainState<N, O>>();
+    let name = O::NAME;
+    let persistent = &state.persistent;
+    let parts = size_of_val(&state.scratch.activations)
+        + size_of_val(&state.scratch.deltas)
+        + size_of_val(&state.gradients)
+        + size_of_val(&persistent.optimizer)
+        + size_of_val(&persistent.steps)
+        + size_of_val(&persistent.epoch)
+        + size_of_val(&persistent.rng);
+    assert_eq!(TrainState::<N, O>::BYTES, size_of_val(&*state), "{name}: BYTES vs the state");
+    assert_eq!(TrainState::<N, O>::BYTES, parts, "{name}: BYTES vs the sum of the real parts (no padding)");
+    assert_eq!(size_of_val(&persistent.optimizer), O::BUFFERS * N::GRADIENT_BYTES, "{name}: optimizer state");
+    assert_eq!(size_of_val(&persistent.rng), size_of::<DefaultRng>(), "{name}: generator");
+    assert_eq!(size_of::<DefaultRng>(), 16, "xorshift128 keeps four u32 words");
+    assert_eq!(
+        TrainState::<N, O>::BYTES,
+        cache_bytes + (1 + O::BUFFERS) * gradient_bytes + COUNTERS,
+        "{name}: BYTES vs the count"
+    );
+    O::BUFFERS
 }
 
 /// A trainable network of any size, allocated zeroed on the heap.
@@ -94,7 +160,8 @@ fn small_f32_and_f64() {
     check_trainable::<Small32>(params, 32 + 10, 4);
     check_trainable::<Small64>(params, 32 + 10, 8);
     assert_eq!(Small32::PARAMETER_BYTES, 2410 * 4);
-    assert_eq!(Small64::TRAINING_BYTES, 2 * Small32::TRAINING_BYTES);
+    // Every buffer doubles; the counters and the generator do not.
+    assert_eq!(Small64::TRAINING_BYTES - COUNTERS, 2 * (Small32::TRAINING_BYTES - COUNTERS));
 }
 
 #[test]
@@ -104,7 +171,9 @@ fn mnist_sized_f32_and_f64() {
     check_trainable::<Mnist64>(params, 128 + 10, 8);
     assert_eq!(Mnist::PARAMETER_BYTES, 407_080);
     assert_eq!(Mnist::CACHE_BYTES, 2 * (128 + 10) * 4);
-    assert_eq!(Mnist::TRAINING_BYTES, 3 * 407_080 + 1104);
+    assert_eq!(Mnist::TRAINING_BYTES, 3 * 407_080 + 1104 + COUNTERS);
+    assert_eq!(TrainState::<Mnist, Adam>::BYTES, 3 * 407_080 + 1104 + COUNTERS);
+    assert_eq!(TrainState::<Mnist, Sgd>::BYTES, 407_080 + 1104 + COUNTERS);
 }
 
 #[test]
@@ -146,7 +215,8 @@ fn single_dense_layer() {
 fn single_frozen_layer() {
     static ONLY: Dense<f32, 6, 4, Tanh> = Dense::from_columns([[0.0; 4]; 6], [0.0; 4]);
     let net: Frozen<'_, f32, 6, 4, Tanh> = Frozen(&ONLY);
-    // Nothing to train: no gradient or momentum at all, only the reference and the cache.
+    // Nothing to train: no gradient or optimizer state at all, only the
+    // reference, the cache, the counters and the generator.
     let reference = size_of::<&Dense<f32, 6, 4, Tanh>>();
     check(&net, Counts { network_bytes: reference, trainable: 0, units: 4, scalar: 4 });
     assert_eq!(<Frozen<'_, f32, 6, 4, Tanh> as Network>::GRADIENT_BYTES, 0);
@@ -192,20 +262,17 @@ fn mnist_sized_network_trains_on_a_256_kib_stack() {
             let mut net = zeroed_box::<Mnist>();
             let mut state = zeroed_box::<TrainState<Mnist>>();
             net.initialize(Init::HeUniform, &mut rng).unwrap();
+            state.persistent.rng = rng;
             let initial = net.head.weights.as_slice()[..16].to_vec();
-            let before = evaluate(&*net, &mut state.activations, SoftmaxCrossEntropy, data).unwrap();
+            let before = evaluate(&*net, &mut state.scratch.activations, SoftmaxCrossEntropy, data).unwrap();
             let mut order = vec![0u16; SAMPLES];
-            let config = TrainConfig {
-                epochs: 1,
-                batch_size: 20,
-                sgd: SgdConfig { lr: 0.01, momentum: 0.9, ..SgdConfig::default() },
-            };
-            let summary =
-                train(&mut *net, &mut *state, SoftmaxCrossEntropy, data, &mut order, &config, &mut rng, |_, _| {
-                    ControlFlow::Continue(())
-                })
+            let config =
+                TrainConfig { epochs: 1, batch_size: 20, schedule: Schedule::constant(0.01), ..TrainConfig::DEFAULT };
+            let summary = Learner::new(&mut *net, &mut *state, &mut order, SoftmaxCrossEntropy, &config)
+                .unwrap()
+                .fit(data, |_, _| ControlFlow::Continue(()))
                 .unwrap();
-            let after = evaluate(&*net, &mut state.activations, SoftmaxCrossEntropy, data).unwrap();
+            let after = evaluate(&*net, &mut state.scratch.activations, SoftmaxCrossEntropy, data).unwrap();
             assert_ne!(net.head.weights.as_slice()[..16], initial[..], "training did not change the weights");
             (summary, before, after)
         })

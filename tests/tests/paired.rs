@@ -1,20 +1,33 @@
-//! Training two samples at a time (`train_epoch_paired`, the host's path)
-//! gives the bits of training one at a time (`train_epoch`, the device's):
-//! the same weights, momentum and epoch metrics, for deep and shallow
-//! networks, every activation, frozen layers, and batches of odd and even size.
+//! Training two samples at a time (`Learner::with_pairs`, the host's path)
+//! gives the bits of training one at a time (a plain `Learner`, the
+//! device's): the same weights, optimizer state and epoch metrics, for deep
+//! and shallow networks, every activation, frozen layers, batches of odd and
+//! even size, and every optimizer.
 //!
 //! Inputs are about half exact zeros, so layers of 64 or more outputs (which
 //! skip zero inputs on hosts too) see pairs with both, one and neither input zero.
 
 mod common;
 
-use common::params::{Params, bits_f32, grads};
-use common::{rng, uniform};
+use common::params::{Params, bits_f32, state_bits};
+use common::{rng, uniform, with_optimizer};
 use mlp_core::activation::{LeakyRelu, Relu, Sigmoid, Tanh};
 use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
+use mlp_core::schedule::{Schedule, Shape};
 use mlp_core::{
-    Chain, Dataset, Dense, EpochMetrics, Frozen, Init, Network, PairCache, SgdConfig, TrainState, layers, train_epoch,
-    train_epoch_paired,
+    Chain, Dataset, Dense, EpochMetrics, Frozen, Init, Learner, Network, PairCache, TrainConfig, TrainState, layers,
+};
+
+/// Nesterov momentum with both penalties and an inverse-time decay, 4 epochs.
+const NESTEROV: TrainConfig<Nesterov> = TrainConfig {
+    epochs: 4,
+    batch_size: 1,
+    optimizer: Nesterov { momentum: 0.9 },
+    schedule: Schedule { lr: 0.05, shape: Shape::InverseTime { decay: 0.01 }, warmup: 0 },
+    l2: 1e-3,
+    l1: 1e-4,
+    clip_norm: 0.0,
 };
 
 const INPUTS: usize = 20;
@@ -30,54 +43,57 @@ fn data_set() -> (Vec<[f32; INPUTS]>, Vec<usize>) {
     (inputs, labels)
 }
 
-/// Trains a copy of `net` for 4 epochs either way and asserts identical bits.
+/// Trains a copy of `net` for 4 epochs with Nesterov momentum either way and asserts identical bits.
 fn assert_pairing_is_invisible<N>(name: &str, net: &N, batch_sizes: &[usize])
 where
     N: Network<Scalar = f32, Input = [f32; INPUTS], Output = [f32; CLASSES]> + Clone,
     N: Params<f32, Grads = <N as Network>::Gradients>,
 {
+    assert_pairing_is_invisible_with(name, net, batch_sizes, &NESTEROV);
+}
+
+/// Trains a copy of `net` to the end of `config` (at each batch size) one
+/// sample at a time and two at a time, and asserts identical bits.
+fn assert_pairing_is_invisible_with<N, O>(name: &str, net: &N, batch_sizes: &[usize], config: &TrainConfig<O>)
+where
+    N: Network<Scalar = f32, Input = [f32; INPUTS], Output = [f32; CLASSES]> + Clone,
+    N: Params<f32, Grads = <N as Network>::Gradients>,
+    O: Optimizer,
+    O::State<N::Gradients>: AsRef<[N::Gradients]>,
+{
     let (inputs, labels) = data_set();
     let data = Dataset::new(&inputs, &labels).unwrap();
-    let sgd = SgdConfig { lr: 0.05, momentum: 0.9, nesterov: true, l2: 1e-3, l1: 1e-4, decay: 0.01 };
-    let sgd = sgd.check::<f32>().unwrap();
+    let name = format!("{name}, {}", O::NAME);
     for &batch_size in batch_sizes {
-        let run = |paired: bool| -> (Vec<u32>, Vec<u32>, Vec<EpochMetrics<f32>>) {
+        let config = TrainConfig { batch_size, ..*config };
+        let run = |paired: bool| -> (Vec<u32>, Vec<u64>, Vec<EpochMetrics<f32>>, [u32; 4]) {
             let mut net = net.clone();
-            let mut state = TrainState::<N>::new();
+            let mut state = TrainState::<N, O>::new();
+            state.persistent.rng = rng(7);
             let mut pair = PairCache::<N>::new();
             let mut order = vec![0u16; SAMPLES];
-            let mut shuffle = rng(7);
-            let history = (0..4)
-                .map(|epoch| {
-                    let (state, order, shuffle) = (&mut state, &mut order[..], &mut shuffle);
-                    if paired {
-                        train_epoch_paired(
-                            &mut net,
-                            state,
-                            Some(&mut pair),
-                            SoftmaxCrossEntropy,
-                            data,
-                            order,
-                            &sgd,
-                            batch_size,
-                            epoch,
-                            shuffle,
-                        )
-                    } else {
-                        train_epoch(&mut net, state, SoftmaxCrossEntropy, data, order, &sgd, batch_size, epoch, shuffle)
-                    }
-                    .unwrap()
+            let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+            if paired {
+                learner = learner.with_pairs(&mut pair);
+            }
+            let mut history = Vec::new();
+            learner
+                .fit(data, |m, _| {
+                    history.push(*m);
+                    std::ops::ControlFlow::Continue(())
                 })
-                .collect();
-            let momentum = grads::<f32, N>(&state.velocity).iter().map(|v| v.to_bits()).collect();
-            (bits_f32(&net), momentum, history)
+                .unwrap();
+            let optimizer = state_bits::<f32, N>(state.persistent.optimizer.as_ref());
+            (bits_f32(&net), optimizer, history, state.persistent.rng.state())
         };
         let (single, paired) = (run(false), run(true));
         assert!(single.0 != bits_f32(net), "{name}, batch {batch_size}: training changed nothing");
         assert!(single.2.iter().all(|m| m.train.loss.is_finite()), "{name}, batch {batch_size}: {:?}", single.2);
+        assert_eq!(single.2.len(), config.epochs as usize);
         assert_eq!(single.0, paired.0, "{name}, batch {batch_size}: weights differ");
-        assert_eq!(single.1, paired.1, "{name}, batch {batch_size}: momentum differs");
+        assert_eq!(single.1, paired.1, "{name}, batch {batch_size}: optimizer state differs");
         assert_eq!(single.2, paired.2, "{name}, batch {batch_size}: epoch metrics differ");
+        assert_eq!(single.3, paired.3, "{name}, batch {batch_size}: generator state differs");
     }
 }
 
@@ -126,4 +142,29 @@ fn frozen_front_layers() {
     let out = initialized::<Dense<f32, 12, CLASSES>>(7);
     let last: Last<'_> = Chain::new(initialized(8), Frozen(&out));
     assert_pairing_is_invisible("12-frozen", &last, &BATCHES);
+}
+
+#[test]
+fn every_optimizer() {
+    type Net = layers![Dense<f32, INPUTS, 72, Relu>, Dense<f32, 72, 12, Tanh>, Dense<f32, 12, CLASSES>];
+    let net = initialized::<Net>(9);
+    // Penalties, clipping (tight enough to act on some steps) and a warm-up
+    // with a cosine decay, so every term of every rule is exercised.
+    let base = TrainConfig {
+        epochs: 3,
+        batch_size: 1,
+        optimizer: (),
+        schedule: Schedule { lr: 0.01, shape: Shape::Cosine { min_lr: 0.001 }, warmup: 1 },
+        l2: 1e-3,
+        l1: 1e-4,
+        clip_norm: 1.0,
+    };
+    let batches = [1, 7, 16];
+    assert_pairing_is_invisible_with("20-72-12-4", &net, &batches, &with_optimizer(&base, Sgd));
+    assert_pairing_is_invisible_with("20-72-12-4", &net, &batches, &with_optimizer(&base, Momentum::DEFAULT));
+    assert_pairing_is_invisible_with("20-72-12-4", &net, &batches, &with_optimizer(&base, Nesterov::DEFAULT));
+    assert_pairing_is_invisible_with("20-72-12-4", &net, &batches, &with_optimizer(&base, Adagrad::DEFAULT));
+    assert_pairing_is_invisible_with("20-72-12-4", &net, &batches, &with_optimizer(&base, RmsProp::DEFAULT));
+    assert_pairing_is_invisible_with("20-72-12-4", &net, &batches, &with_optimizer(&base, Adam::DEFAULT));
+    assert_pairing_is_invisible_with("20-72-12-4", &net, &batches, &with_optimizer(&base, AdamW::DEFAULT));
 }

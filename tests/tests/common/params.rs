@@ -18,6 +18,8 @@ pub trait Params<T: Float> {
     fn value_mut(&mut self, k: usize) -> &mut T;
     /// Appends every gradient entry, in the same order as [`Params::values`].
     fn grads(g: &Self::Grads, out: &mut Vec<T>);
+    /// The `k`-th gradient entry, in the order of [`Params::values`].
+    fn grad_mut(g: &mut Self::Grads, k: usize) -> &mut T;
     /// Runs `x` forward layer by layer, recording for every unit of every
     /// layer whether its output is `> 0`, and returns the last layer's output.
     fn forward_signs(&self, x: &[T], signs: &mut Vec<bool>) -> Vec<T>;
@@ -55,6 +57,10 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Params<T> for Dens
         out.extend_from_slice(g.biases.as_slice());
     }
 
+    fn grad_mut(g: &mut Self::Grads, k: usize) -> &mut T {
+        if k < I * O { &mut g.weights.as_mut_slice()[k] } else { &mut g.biases.as_mut_slice()[k - I * O] }
+    }
+
     fn forward_signs(&self, x: &[T], signs: &mut Vec<bool>) -> Vec<T> {
         single_layer_signs(self, x, signs)
     }
@@ -71,6 +77,10 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Params<T> for Froz
     }
 
     fn grads(_g: &(), _out: &mut Vec<T>) {}
+
+    fn grad_mut(_g: &mut (), k: usize) -> &mut T {
+        panic!("a frozen layer has no gradient {k}")
+    }
 
     fn forward_signs(&self, x: &[T], signs: &mut Vec<bool>) -> Vec<T> {
         single_layer_signs(self, x, signs)
@@ -93,6 +103,10 @@ impl<T: Float, H: Params<T>, Tl: Params<T>> Params<T> for Chain<H, Tl> {
     fn grads(g: &Self::Grads, out: &mut Vec<T>) {
         H::grads(&g.head, out);
         Tl::grads(&g.tail, out);
+    }
+
+    fn grad_mut(g: &mut Self::Grads, k: usize) -> &mut T {
+        if k < H::COUNT { H::grad_mut(&mut g.head, k) } else { Tl::grad_mut(&mut g.tail, k - H::COUNT) }
     }
 
     fn forward_signs(&self, x: &[T], signs: &mut Vec<bool>) -> Vec<T> {
@@ -118,6 +132,22 @@ pub fn grads<T: Float, N: Params<T>>(g: &N::Grads) -> Vec<T> {
 /// The bit patterns of every trainable parameter of an `f32` network.
 pub fn bits_f32<N: Params<f32>>(net: &N) -> Vec<u32> {
     values(net).iter().map(|v| v.to_bits()).collect()
+}
+
+/// The bit patterns of values of either float type, widened to `f64`
+/// (exactly, so equal patterns mean equal values, signed zeros told apart).
+pub fn bits<T: Float>(values: &[T]) -> Vec<u64> {
+    values.iter().map(|v| v.to_f64().to_bits()).collect()
+}
+
+/// The bit patterns of every trainable parameter of a network of either float type.
+pub fn param_bits<T: Float, N: Params<T>>(net: &N) -> Vec<u64> {
+    bits(&values(net))
+}
+
+/// The bit patterns of every buffer of an optimizer's state, buffer after buffer.
+pub fn state_bits<T: Float, N: Params<T>>(buffers: &[N::Grads]) -> Vec<u64> {
+    buffers.iter().flat_map(|b| bits(&grads::<T, N>(b))).collect()
 }
 
 /// Overwrites every trainable parameter with a uniform draw on `[−scale, scale)`,
