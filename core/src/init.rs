@@ -141,8 +141,9 @@ pub fn shuffle<R: Rng + ?Sized, I>(rng: &mut R, order: &mut [I]) {
         let j = index_below(rng, NonZeroUsize::MIN.saturating_add(i));
         // `swap(i, j)` without its bounds checks (a panic path on a device):
         // j ≤ i < len.
-        let (front, back) = order.split_at_mut(i);
-        if let (Some(a), Some(b)) = (front.get_mut(j), back.first_mut()) {
+        if let Some((front, back)) = order.split_at_mut_checked(i)
+            && let (Some(a), Some(b)) = (front.get_mut(j), back.first_mut())
+        {
             core::mem::swap(a, b);
         }
     }

@@ -45,7 +45,7 @@ use core::fmt::Debug;
 
 use crate::buffer::Zeroed;
 use crate::error::{Error, Hyperparameter};
-use crate::float::Float;
+use crate::float::{Float, SCALAR_FPU};
 use crate::network::Network;
 use crate::schedule::powi;
 use crate::walk::Part;
@@ -92,30 +92,59 @@ pub struct Step<T> {
     pub t: u32,
 }
 
+/// The penalty of one slice's gradients, decided once per slice so that each
+/// kind is a loop of its own (no test per parameter).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Penalty<T> {
+    /// Biases, or weights without L1 or L2.
+    None,
+    /// `ĝ = g + l2·w`.
+    L2(T),
+    /// `ĝ = g + (l2·w + l1·sign w)`.
+    L1L2(T, T),
+}
+
 impl<T: Float> Step<T> {
-    /// `ĝ = g + l2·w + l1·sign(w)` for a weight; `g` for a bias.
     #[inline(always)]
-    fn penalized(&self, part: Part, g: T, w: T) -> T {
+    fn penalty(&self, part: Part) -> Penalty<T> {
         match part {
-            Part::Biases => g,
-            Part::Weights => {
-                let mut g = g;
-                if self.l2 != T::ZERO {
-                    g += self.l2 * w;
-                }
-                if self.l1 != T::ZERO {
-                    g += self.l1 * sign(w);
-                }
-                g
-            }
+            Part::Biases => Penalty::None,
+            Part::Weights if self.l1 != T::ZERO => Penalty::L1L2(self.l2, self.l1),
+            Part::Weights if self.l2 != T::ZERO => Penalty::L2(self.l2),
+            Part::Weights => Penalty::None,
         }
     }
 
-    /// Whether weights carry a penalty term.
+    /// `ĝ` for one parameter (the clipping pass; rules use [`with_penalty!`]).
     #[inline(always)]
-    fn has_penalty(&self, part: Part) -> bool {
-        part == Part::Weights && (self.l2 != T::ZERO || self.l1 != T::ZERO)
+    fn penalized(&self, part: Part, g: T, w: T) -> T {
+        match self.penalty(part) {
+            Penalty::None => g,
+            Penalty::L2(l2) => g + l2 * w,
+            Penalty::L1L2(l2, l1) => g + (l2 * w + l1 * sign(w)),
+        }
     }
+}
+
+/// Runs `$body` with `$pen(g, w)` bound to the slice's penalised gradient,
+/// once per kind of penalty, so that each kind is its own loop.
+macro_rules! with_penalty {
+    ($step:expr, $part:expr, |$pen:ident| $body:expr) => {
+        match $step.penalty($part) {
+            Penalty::None => {
+                let $pen = |g, _w| g;
+                $body
+            }
+            Penalty::L2(l2) => {
+                let $pen = move |g, w| g + l2 * w;
+                $body
+            }
+            Penalty::L1L2(l2, l1) => {
+                let $pen = move |g, w| g + (l2 * w + l1 * sign(w));
+                $body
+            }
+        }
+    };
 }
 
 #[inline(always)]
@@ -134,6 +163,13 @@ fn sign<T: Float>(w: T) -> T {
 /// two zeros are one 64-bit store on a Cortex-M4F.
 #[inline(always)]
 fn sweep0<T: Float>(params: &mut [T], grads: &mut [T], mut rule: impl FnMut(&mut T, T)) {
+    if !SCALAR_FPU {
+        // A vector unit takes the plain loop whole; pairs would stop it vectorising.
+        for (w, g) in params.iter_mut().zip(grads) {
+            rule(w, core::mem::replace(g, T::ZERO));
+        }
+        return;
+    }
     let (param_pairs, params_left) = params.as_chunks_mut::<2>();
     let (grad_pairs, grads_left) = grads.as_chunks_mut::<2>();
     for ([w0, w1], g) in param_pairs.iter_mut().zip(grad_pairs) {
@@ -149,6 +185,12 @@ fn sweep0<T: Float>(params: &mut [T], grads: &mut [T], mut rule: impl FnMut(&mut
 /// [`sweep0`] with one state value per parameter.
 #[inline(always)]
 fn sweep1<T: Float>(params: &mut [T], grads: &mut [T], state: &mut [T], mut rule: impl FnMut(&mut T, T, &mut T)) {
+    if !SCALAR_FPU {
+        for ((w, g), s) in params.iter_mut().zip(grads).zip(state.iter_mut()) {
+            rule(w, core::mem::replace(g, T::ZERO), s);
+        }
+        return;
+    }
     let (param_pairs, params_left) = params.as_chunks_mut::<2>();
     let (grad_pairs, grads_left) = grads.as_chunks_mut::<2>();
     let (state_pairs, state_left) = state.as_chunks_mut::<2>();
@@ -281,13 +323,12 @@ impl Optimizer for Sgd {
         state: &mut [N::Gradients; 0],
         step: &Step<N::Scalar>,
     ) {
-        let rate = step.rate;
         for_each_slice(net, gradients, state, |part, w, g, []| {
-            if step.has_penalty(part) {
-                sweep0(w, g, |w, g| *w -= rate * step.penalized(part, g, *w));
-            } else {
-                sweep0(w, g, |w, g| *w -= rate * g);
-            }
+            // Copied here, inside the per-slice closure, so that the loop keeps
+            // them in registers rather than reloading them from the caller's
+            // frame after every store (the compiler cannot rule out aliasing).
+            let rate = step.rate;
+            with_penalty!(step, part, |pen| sweep0(w, g, |w, g| *w -= rate * pen(g, *w)))
         });
     }
 }
@@ -336,18 +377,13 @@ impl Optimizer for Momentum {
         state: &mut [N::Gradients; 1],
         step: &Step<N::Scalar>,
     ) {
-        let (rate, momentum) = (step.rate, rule.momentum);
         for_each_slice(net, gradients, state, |part, w, g, [v]| {
-            let update = |w: &mut N::Scalar, g, v: &mut N::Scalar| {
-                let velocity = momentum * *v - rate * g;
+            let (rate, momentum) = (step.rate, rule.momentum); // in registers: see `Sgd::apply`
+            with_penalty!(step, part, |pen| sweep1(w, g, v, |w, g, v| {
+                let velocity = momentum * *v - rate * pen(g, *w);
                 *v = velocity;
                 *w += velocity;
-            };
-            if step.has_penalty(part) {
-                sweep1(w, g, v, |w, g, v| update(w, step.penalized(part, g, *w), v));
-            } else {
-                sweep1(w, g, v, update);
-            }
+            }))
         });
     }
 }
@@ -389,19 +425,14 @@ impl Optimizer for Nesterov {
         state: &mut [N::Gradients; 1],
         step: &Step<N::Scalar>,
     ) {
-        let (rate, momentum) = (step.rate, rule.momentum);
         for_each_slice(net, gradients, state, |part, w, g, [v]| {
-            let update = |w: &mut N::Scalar, g, v: &mut N::Scalar| {
-                let step = rate * g;
+            let (rate, momentum) = (step.rate, rule.momentum); // in registers: see `Sgd::apply`
+            with_penalty!(step, part, |pen| sweep1(w, g, v, |w, g, v| {
+                let step = rate * pen(g, *w);
                 let velocity = momentum * *v - step;
                 *v = velocity;
                 *w += momentum * velocity - step;
-            };
-            if step.has_penalty(part) {
-                sweep1(w, g, v, |w, g, v| update(w, step.penalized(part, g, *w), v));
-            } else {
-                sweep1(w, g, v, update);
-            }
+            }))
         });
     }
 }
@@ -450,13 +481,13 @@ impl Optimizer for Adagrad {
         state: &mut [N::Gradients; 1],
         step: &Step<N::Scalar>,
     ) {
-        let (lr, mean, eps) = (step.lr, step.mean, rule.eps);
         for_each_slice(net, gradients, state, |part, w, g, [s]| {
-            sweep1(w, g, s, |w, g, s| {
-                let g = step.penalized(part, g, *w) * mean;
+            let (lr, mean, eps) = (step.lr, step.mean, rule.eps); // in registers: see `Sgd::apply`
+            with_penalty!(step, part, |pen| sweep1(w, g, s, |w, g, s| {
+                let g = pen(g, *w) * mean;
                 *s += g * g;
                 *w -= lr * g / (s.sqrt() + eps);
-            });
+            }))
         });
     }
 }
@@ -512,14 +543,14 @@ impl Optimizer for RmsProp {
         state: &mut [N::Gradients; 1],
         step: &Step<N::Scalar>,
     ) {
-        let (lr, mean) = (step.lr, step.mean);
-        let RmsPropRule { rho, one_minus_rho, eps } = *rule;
         for_each_slice(net, gradients, state, |part, w, g, [s]| {
-            sweep1(w, g, s, |w, g, s| {
-                let g = step.penalized(part, g, *w) * mean;
+            let (lr, mean) = (step.lr, step.mean); // in registers: see `Sgd::apply`
+            let RmsPropRule { rho, one_minus_rho, eps } = *rule;
+            with_penalty!(step, part, |pen| sweep1(w, g, s, |w, g, s| {
+                let g = pen(g, *w) * mean;
                 *s = rho * *s + one_minus_rho * (g * g);
                 *w -= lr * g / (s.sqrt() + eps);
-            });
+            }))
         });
     }
 }
@@ -569,17 +600,18 @@ impl<T: Float> AdamRule<T> {
         state: &mut [N::Gradients; 2],
         step: &Step<T>,
     ) {
-        let (lr, mean) = (step.lr, step.mean);
-        let AdamRule { beta1, beta2, eps, weight_decay } = *self;
-        let (one_minus_beta1, one_minus_beta2) = (T::ONE - beta1, T::ONE - beta2);
         // Bias corrections 1 − βᵗ, by repeated squaring: the same bits everywhere.
-        let correction1 = T::ONE - powi(beta1, step.t);
-        let correction2 = T::ONE - powi(beta2, step.t);
-        let shrink = T::ONE - lr * weight_decay;
-        let decoupled = weight_decay != T::ZERO;
+        let correction1 = T::ONE - powi(self.beta1, step.t);
+        let correction2 = T::ONE - powi(self.beta2, step.t);
         for_each_slice(net, gradients, state, |part, w, g, [m, v]| {
-            sweep2(w, g, [m, v], |w, g, m, v| {
-                let g = step.penalized(part, g, *w) * mean;
+            let (lr, mean) = (step.lr, step.mean); // in registers: see `Sgd::apply`
+            let AdamRule { beta1, beta2, eps, weight_decay } = *self;
+            let (one_minus_beta1, one_minus_beta2) = (T::ONE - beta1, T::ONE - beta2);
+            let (correction1, correction2) = (correction1, correction2);
+            let shrink = T::ONE - lr * weight_decay;
+            let decoupled = weight_decay != T::ZERO;
+            with_penalty!(step, part, |pen| sweep2(w, g, [m, v], |w, g, m, v| {
+                let g = pen(g, *w) * mean;
                 if decoupled {
                     *w *= shrink;
                 }
@@ -588,7 +620,7 @@ impl<T: Float> AdamRule<T> {
                 let m_hat = *m / correction1;
                 let v_hat = *v / correction2;
                 *w -= lr * m_hat / (v_hat.sqrt() + eps);
-            });
+            }))
         });
     }
 }

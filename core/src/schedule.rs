@@ -11,6 +11,8 @@
 //! assert_eq!(checked.rate(25), 0.1 * 0.5 * 0.5);
 //! ```
 
+use core::num::NonZeroU32;
+
 use crate::error::{Error, Hyperparameter};
 use crate::float::Float;
 
@@ -95,9 +97,9 @@ impl Schedule {
                 CheckedShape::InverseTime { decay: d }
             }
             Shape::Step { every, gamma } => {
-                if every == 0 {
+                let Some(every) = NonZeroU32::new(every) else {
                     return bad(Hyperparameter::StepEvery, "at least 1");
-                }
+                };
                 CheckedShape::Step { every, gamma: check_factor::<T>(gamma)? }
             }
             Shape::Exponential { gamma } => CheckedShape::Exponential { gamma: check_factor::<T>(gamma)? },
@@ -150,7 +152,7 @@ fn check_factor<T: Float>(gamma: f64) -> Result<T, Error> {
 enum CheckedShape<T> {
     Constant,
     InverseTime { decay: T },
-    Step { every: u32, gamma: T },
+    Step { every: NonZeroU32, gamma: T },
     Exponential { gamma: T },
     Cosine { min_lr: T },
 }
