@@ -21,7 +21,8 @@
 //!
 //! Regularisation is scaled as in scikit-learn: for a batch of `B` samples
 //! the objective is `mean loss + l2/(2B)·‖W‖² + l1/B·‖W‖₁`, so the weight
-//! gradient is `ĝ/B` with `ĝ = Σ∇ + l2·W + l1·sign W`. Biases are never
+//! gradient is `ĝ/B` with `ĝ = Σ∇ + (l2·W + l1·sign W)` (with L1 off,
+//! `Σ∇ + l2·W`; the grouping is part of the result's bits). Biases are never
 //! regularised. With a clip norm, the mean gradient `ĝ/B` of every
 //! parameter is scaled by `min(1, clip / ‖ĝ/B‖)`, the norm summed in the
 //! walk's order.
