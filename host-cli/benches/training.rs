@@ -9,18 +9,25 @@ use std::hint::black_box;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use host_cli::accel::{VectorUnit, train_epoch_on};
 use host_cli::boxed::zeroed_box;
+use host_cli::optim::AnyOptimizer;
 use mlp_core::activation::Relu;
 use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::optim::Momentum;
+use mlp_core::schedule::Schedule;
 use mlp_core::{
-    Dataset, DefaultRng, Dense, Init, Network, PairCache, SgdConfig, TrainState, Zeroed, accumulate_sample,
-    apply_gradients, layers,
+    Dataset, DefaultRng, Dense, Init, Learner, Network, PairCache, Rng, Scratch, SeedableRng, TrainConfig, TrainState,
+    Zeroed, accumulate_sample, layers,
 };
-use rand_core::{Rng, SeedableRng};
 
 type Digits = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
 type Mnist = layers![Dense<f32, 784, 128, Relu>, Dense<f32, 128, 10>];
 
-const SGD: SgdConfig = SgdConfig { lr: 0.1, momentum: 0.9, nesterov: false, l2: 1e-4, l1: 0.0, decay: 0.0 };
+const CONFIG: TrainConfig<AnyOptimizer> = TrainConfig {
+    epochs: 1,
+    schedule: Schedule::constant(0.1),
+    l2: 1e-4,
+    ..TrainConfig::new(AnyOptimizer::Momentum(Momentum::DEFAULT))
+};
 
 /// A sample whose values are zero with probability `zero_fraction`, like
 /// blank pixels (digits: about 0.49; MNIST: about 0.81).
@@ -39,24 +46,25 @@ where
     let mut rng = DefaultRng::seed_from_u64(1);
     let mut net = zeroed_box::<N>();
     net.initialize(Init::HeUniform, &mut rng).unwrap();
-    let mut state = zeroed_box::<TrainState<N>>();
+    let mut state = zeroed_box::<TrainState<N, AnyOptimizer>>();
     let x = sparse_sample::<I>(&mut rng, zero_fraction);
-    let sgd = SGD.check::<f32>().unwrap();
 
     let mut group = c.benchmark_group(name);
-    group.bench_function("forward", |b| b.iter(|| *net.forward(black_box(&x), &mut state.activations)));
+    group.bench_function("forward", |b| b.iter(|| *net.forward(black_box(&x), &mut state.scratch.activations)));
     // One forward and loss first; backward then leaves its inputs unchanged, so it can repeat.
     accumulate_sample(&*net, &mut *state, SoftmaxCrossEntropy, &x, &3);
     group.bench_function("backward", |b| {
         b.iter(|| {
-            let TrainState { activations, deltas, gradients, .. } = &mut *state;
+            let TrainState { scratch: Scratch { activations, deltas }, gradients, .. } = &mut *state;
             net.backward(black_box(&x), activations, deltas, gradients, None)
         })
     });
     group.bench_function("forward+loss+backward", |b| {
         b.iter(|| accumulate_sample(&*net, &mut *state, SoftmaxCrossEntropy, black_box(&x), &3))
     });
-    group.bench_function("sgd_step", |b| b.iter(|| apply_gradients(&mut *net, &mut state, &sgd, 0, 32)));
+    let mut order = [0u32; 1];
+    let mut learner = Learner::new(&mut *net, &mut state, &mut order, SoftmaxCrossEntropy, &CONFIG).unwrap();
+    group.bench_function("sgd_step", |b| b.iter(|| learner.step(32)));
     group.finish();
 }
 
@@ -72,7 +80,6 @@ fn digits_epoch(c: &mut Criterion) {
     let inputs = Digits::inputs_from_flat(&split.train.features).unwrap().to_vec();
     let data = Dataset::new(&inputs, &split.train.labels).unwrap();
     assert_eq!(data.len(), 1438);
-    let sgd = SGD.check::<f32>().unwrap();
     let mut group = c.benchmark_group("digits-epoch");
     for paired in [false, true] {
         for unit in [VectorUnit::Baseline, VectorUnit::Avx2] {
@@ -80,28 +87,16 @@ fn digits_epoch(c: &mut Criterion) {
             group.bench_function(name, |b| {
                 b.iter_batched_ref(
                     || {
-                        let mut rng = DefaultRng::seed_from_u64(0);
                         let mut net = zeroed_box::<Digits>();
-                        net.initialize(Init::HeUniform, &mut rng).unwrap();
-                        let pair = zeroed_box::<PairCache<Digits>>();
-                        (net, zeroed_box::<TrainState<Digits>>(), pair, vec![0u32; data.len()], rng)
+                        let mut state = zeroed_box::<TrainState<Digits, AnyOptimizer>>();
+                        state.persistent.rng = DefaultRng::seed_from_u64(0);
+                        net.initialize(Init::HeUniform, &mut state.persistent.rng).unwrap();
+                        (net, state, zeroed_box::<PairCache<Digits>>(), vec![0u32; data.len()])
                     },
-                    |(net, state, pair, order, rng)| {
-                        let pair = paired.then_some(&mut **pair);
-                        train_epoch_on(
-                            unit,
-                            &mut **net,
-                            state,
-                            pair,
-                            SoftmaxCrossEntropy,
-                            data,
-                            order,
-                            &sgd,
-                            32,
-                            0,
-                            rng,
-                        )
-                        .unwrap()
+                    |(net, state, pair, order)| {
+                        let learner = Learner::new(&mut **net, state, order, SoftmaxCrossEntropy, &CONFIG).unwrap();
+                        let mut learner = if paired { learner.with_pairs(pair) } else { learner };
+                        train_epoch_on(unit, &mut learner, data).unwrap()
                     },
                     BatchSize::SmallInput,
                 )

@@ -9,16 +9,15 @@
 //! Rust never fuses a multiply and an add, so both paths produce the same bits.
 //! `MLP_VECTOR_UNIT=baseline` forces the baseline path (to compare the two).
 //!
-//! The host also trains two samples at a time ([`mlp_core::train_epoch_paired`]):
+//! The host also trains two samples at a time ([`Learner::with_pairs`]):
 //! twice the independent chains of adds in the forward pass and one sweep over
 //! the gradients for both, with the same operations in the same order, so the
-//! same bits as the device's one-at-a-time [`mlp_core::train_epoch`].
+//! same bits as the device's one sample at a time.
 
 use std::sync::OnceLock;
 
 use mlp_core::loss::Loss;
-use mlp_core::{Dataset, EpochMetrics, Error, Float, Network, PairCache, SampleIndex, Sgd, TrainState};
-use rand_core::Rng;
+use mlp_core::{Dataset, EpochMetrics, Error, Float, Learner, Network, Optimizer, SampleIndex};
 
 /// The widest vector unit the training loop uses on this machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,143 +53,139 @@ pub fn vector_unit() -> VectorUnit {
     })
 }
 
-macro_rules! epoch_fn {
-    ($(#[$attr:meta])* $name:ident) => {
-        /// One pass over the data in a freshly shuffled order; see [`mlp_core::train_epoch_paired`].
-        $(#[$attr])*
-        #[allow(clippy::too_many_arguments)]
-        fn $name<N, L, T, R, Ix, const O: usize>(
-            net: &mut N,
-            state: &mut TrainState<N>,
-            pair: Option<&mut PairCache<N>>,
-            loss: L,
-            data: Dataset<'_, N::Input, L::Target>,
-            order: &mut [Ix],
-            sgd: &Sgd<T>,
-            batch_size: usize,
-            epoch: u32,
-            rng: &mut R,
-        ) -> Result<EpochMetrics<T>, Error>
-        where
-            T: Float,
-            N: Network<Scalar = T, Output = [T; O]>,
-            L: Loss<T, O>,
-            R: Rng + ?Sized,
-            Ix: SampleIndex,
-        {
-            // The epoch is `#[inline(always)]` down to its kernels, so it is
-            // compiled with this function's target features.
-            mlp_core::train_epoch_paired(net, state, pair, loss, data, order, sgd, batch_size, epoch, rng)
-        }
-    };
-}
-
-epoch_fn!(train_epoch_baseline);
-#[cfg(target_arch = "x86_64")]
-epoch_fn!(
-    #[target_feature(enable = "avx2")]
-    train_epoch_avx2
-);
-
-/// One pass over the data in a freshly shuffled order on the given vector unit
-/// (normally [`vector_unit()`]). With a `pair` cache the samples of each batch
-/// go two at a time ([`mlp_core::train_epoch_paired`], faster on a vector
-/// unit); with `None` one at a time, as on a device ([`mlp_core::train_epoch`]).
-/// Every combination gives the same result bits. A unit this CPU lacks falls
-/// back to the baseline.
-#[allow(clippy::too_many_arguments)]
-pub fn train_epoch_on<N, L, T, R, Ix, const O: usize>(
-    unit: VectorUnit,
-    net: &mut N,
-    state: &mut TrainState<N>,
-    pair: Option<&mut PairCache<N>>,
-    loss: L,
+/// One epoch on the baseline vector unit.
+fn epoch_baseline<N, O, L, Ix, T, const K: usize>(
+    learner: &mut Learner<'_, N, O, L, Ix>,
     data: Dataset<'_, N::Input, L::Target>,
-    order: &mut [Ix],
-    sgd: &Sgd<T>,
-    batch_size: usize,
-    epoch: u32,
-    rng: &mut R,
 ) -> Result<EpochMetrics<T>, Error>
 where
     T: Float,
-    N: Network<Scalar = T, Output = [T; O]>,
-    L: Loss<T, O>,
-    R: Rng + ?Sized,
+    N: Network<Scalar = T, Output = [T; K]>,
+    O: Optimizer,
+    L: Loss<T, K>,
+    Ix: SampleIndex,
+{
+    learner.epoch(data)
+}
+
+/// The same epoch compiled for AVX2: [`Learner::epoch`] is
+/// `#[inline(always)]` down to its kernels, so all of it gets these features.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn epoch_avx2<N, O, L, Ix, T, const K: usize>(
+    learner: &mut Learner<'_, N, O, L, Ix>,
+    data: Dataset<'_, N::Input, L::Target>,
+) -> Result<EpochMetrics<T>, Error>
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; K]>,
+    O: Optimizer,
+    L: Loss<T, K>,
+    Ix: SampleIndex,
+{
+    learner.epoch(data)
+}
+
+/// One epoch of `learner` ([`Learner::epoch`]) on the given vector unit
+/// (normally [`vector_unit()`]). A learner made `with_pairs` takes the
+/// samples two at a time (faster on a vector unit); without, one at a time
+/// as on a device. Every combination gives the same result bits. A unit
+/// this CPU lacks falls back to the baseline.
+pub fn train_epoch_on<N, O, L, Ix, T, const K: usize>(
+    unit: VectorUnit,
+    learner: &mut Learner<'_, N, O, L, Ix>,
+    data: Dataset<'_, N::Input, L::Target>,
+) -> Result<EpochMetrics<T>, Error>
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; K]>,
+    O: Optimizer,
+    L: Loss<T, K>,
     Ix: SampleIndex,
 {
     #[cfg(target_arch = "x86_64")]
     if unit == VectorUnit::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the line above confirmed that this CPU has AVX2.
-        return unsafe { train_epoch_avx2(net, state, pair, loss, data, order, sgd, batch_size, epoch, rng) };
+        return unsafe { epoch_avx2(learner, data) };
     }
     let _ = unit;
-    train_epoch_baseline(net, state, pair, loss, data, order, sgd, batch_size, epoch, rng)
+    epoch_baseline(learner, data)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::AnyOptimizer;
     use mlp_core::activation::{LeakyRelu, Relu, Tanh};
     use mlp_core::loss::SoftmaxCrossEntropy;
-    use mlp_core::{DefaultRng, Dense, Init, SgdConfig, layers};
-    use rand_core::SeedableRng;
+    use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp, Sgd};
+    use mlp_core::schedule::{Schedule, Shape};
+    use mlp_core::{DefaultRng, Dense, Init, PairCache, SeedableRng, TrainConfig, TrainState, layers};
 
     /// A wide first layer (skips zero inputs on hosts), a narrow one (does not), three activations.
     type Net =
         layers![Dense<f32, 20, 72, Relu>, Dense<f32, 72, 12, Tanh>, Dense<f32, 12, 5, LeakyRelu>, Dense<f32, 5, 3>];
 
-    fn trained(unit: VectorUnit, paired: bool) -> Box<Net> {
+    fn trained(optimizer: AnyOptimizer, unit: VectorUnit, paired: bool) -> Box<Net> {
         let mut rng = DefaultRng::seed_from_u64(5);
         let inputs: Vec<[f32; 20]> = (0..150)
             .map(|_| core::array::from_fn(|_| (mlp_core::init::unit_interval(&mut rng) as f32 - 0.4).max(0.0)))
             .collect();
         let labels: Vec<usize> = inputs.iter().map(|x| usize::from(x[0] > x[1]) + usize::from(x[2] > 0.3)).collect();
         let data = Dataset::new(&inputs, &labels).unwrap();
-        let sgd = SgdConfig { lr: 0.05, momentum: 0.9, nesterov: true, l2: 1e-3, l1: 1e-4, decay: 0.01 };
-        let sgd = sgd.check::<f32>().unwrap();
+        let config = TrainConfig {
+            epochs: 4,
+            batch_size: 16,
+            schedule: Schedule { lr: 0.01, shape: Shape::InverseTime { decay: 0.01 }, warmup: 1 },
+            l2: 1e-3,
+            l1: 1e-4,
+            clip_norm: 5.0,
+            ..TrainConfig::new(optimizer)
+        };
         let mut net = crate::boxed::zeroed_box::<Net>();
         net.initialize(Init::HeNormal, &mut rng).unwrap();
-        let mut state = crate::boxed::zeroed_box::<TrainState<Net>>();
+        let mut state = crate::boxed::zeroed_box::<TrainState<Net, AnyOptimizer>>();
+        state.persistent.rng = rng;
         let mut pair = crate::boxed::zeroed_box::<PairCache<Net>>();
         let mut order = vec![0u32; inputs.len()];
-        for epoch in 0..4 {
-            train_epoch_on(
-                unit,
-                &mut *net,
-                &mut state,
-                paired.then_some(&mut *pair),
-                SoftmaxCrossEntropy,
-                data,
-                &mut order,
-                &sgd,
-                16,
-                epoch,
-                &mut rng,
-            )
-            .unwrap();
+        let mut learner = Learner::new(&mut *net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+        if paired {
+            learner = learner.with_pairs(&mut pair);
+        }
+        for _ in 0..config.epochs {
+            train_epoch_on(unit, &mut learner, data).unwrap();
         }
         net
     }
 
-    #[test]
-    fn every_vector_unit_gives_the_same_bits_one_or_two_samples_at_a_time() {
-        let baseline = trained(VectorUnit::Baseline, false);
-        let bits = |net: &Net| -> Vec<u32> {
-            let mut all = Vec::new();
-            all.extend(net.head.weights.iter().chain(net.head.biases.iter()).map(|v| v.to_bits()));
-            all.extend(net.tail.head.weights.iter().map(|v| v.to_bits()));
-            all.extend(net.tail.tail.head.weights.iter().map(|v| v.to_bits()));
-            all.extend(net.tail.tail.tail.weights.iter().chain(net.tail.tail.tail.biases.iter()).map(|v| v.to_bits()));
-            all
-        };
-        for (unit, paired) in [(VectorUnit::Avx2, false), (VectorUnit::Baseline, true), (VectorUnit::Avx2, true)] {
-            assert_eq!(bits(&baseline), bits(&trained(unit, paired)), "{} paired: {paired}", unit.name());
-        }
-        assert_ne!(bits(&baseline), bits(&trained_untouched()), "training changed the weights");
+    fn bits(net: &Net) -> Vec<u32> {
+        let mut all = Vec::new();
+        net.for_each_parameter(|_, values| all.extend(values.iter().map(|v| v.to_bits())));
+        all
     }
 
-    fn trained_untouched() -> Box<Net> {
+    #[test]
+    fn every_vector_unit_gives_the_same_bits_one_or_two_samples_at_a_time() {
+        let optimizers = [
+            AnyOptimizer::Sgd(Sgd),
+            AnyOptimizer::Momentum(Momentum::DEFAULT),
+            AnyOptimizer::Nesterov(Nesterov::DEFAULT),
+            AnyOptimizer::Adagrad(Adagrad::DEFAULT),
+            AnyOptimizer::RmsProp(RmsProp::DEFAULT),
+            AnyOptimizer::Adam(Adam::DEFAULT),
+            AnyOptimizer::AdamW(AdamW::DEFAULT),
+        ];
+        for optimizer in optimizers {
+            let baseline = trained(optimizer, VectorUnit::Baseline, false);
+            for (unit, paired) in [(VectorUnit::Avx2, false), (VectorUnit::Baseline, true), (VectorUnit::Avx2, true)] {
+                let other = trained(optimizer, unit, paired);
+                assert_eq!(bits(&baseline), bits(&other), "{} on {} paired: {paired}", optimizer.name(), unit.name());
+            }
+            assert_ne!(bits(&baseline), bits(&untouched()), "{}: training changed the weights", optimizer.name());
+        }
+    }
+
+    fn untouched() -> Box<Net> {
         let mut rng = DefaultRng::seed_from_u64(5);
         for _ in 0..150 * 20 {
             mlp_core::init::unit_interval(&mut rng);

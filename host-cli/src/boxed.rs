@@ -48,7 +48,7 @@ mod tests {
             let net = zeroed_box::<Big>();
             let state = zeroed_box::<TrainState<Big>>();
             assert!(net.head.weights.iter().all(|&w| w == 0.0));
-            assert!(state.velocity.head.weights.iter().all(|&v| v == 0.0));
+            assert!(state.persistent.optimizer[0].head.weights.iter().all(|&v| v == 0.0));
             Big::PARAMETER_BYTES
         });
         assert_eq!(worker.unwrap().join().unwrap(), (784 * 128 + 128 + 128 * 10 + 10) * 4);

@@ -4,9 +4,11 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use mlp_core::Init;
+use mlp_core::schedule::Shape;
 use serde::Serialize;
 
 use crate::arch::Architecture;
+use crate::optim::AnyOptimizer;
 use crate::run::{EpochRecord, Outcome, RunOptions};
 
 /// Everything a training run reports; serialised as the `--json` line.
@@ -90,7 +92,16 @@ impl TrainReport {
         test_fraction: f64,
         outcome: &Outcome,
     ) -> Self {
-        let sgd = &options.train.sgd;
+        let train = &options.train;
+        let (momentum, nesterov) = match train.optimizer {
+            AnyOptimizer::Momentum(m) => (m.momentum, false),
+            AnyOptimizer::Nesterov(m) => (m.momentum, true),
+            _ => (0.0, false),
+        };
+        let decay = match train.schedule.shape {
+            Shape::InverseTime { decay } => decay,
+            _ => 0.0,
+        };
         TrainReport {
             dataset: dataset.to_owned(),
             data_file: data_file.display().to_string(),
@@ -99,12 +110,12 @@ impl TrainReport {
             init: init_name(options.init),
             epochs: options.train.epochs,
             batch_size: options.train.batch_size,
-            lr: sgd.lr,
-            momentum: sgd.momentum,
-            nesterov: sgd.nesterov,
-            l2: sgd.l2,
-            l1: sgd.l1,
-            decay: sgd.decay,
+            lr: train.schedule.lr,
+            momentum,
+            nesterov,
+            l2: train.l2,
+            l1: train.l1,
+            decay,
             seed: options.seed,
             test_fraction,
             train_samples: outcome.train.samples,

@@ -6,20 +6,20 @@ use std::time::{Duration, Instant};
 
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::{
-    ConfusionMatrix, Dataset, DefaultRng, Error, Init, Metrics, Network, PairCache, TrainConfig, TrainState, Zeroed,
-    confusion_matrix, evaluate,
+    ConfusionMatrix, Dataset, DefaultRng, Error, Init, Learner, Metrics, Network, PairCache, SeedableRng, TrainConfig,
+    TrainState, Zeroed, confusion_matrix, evaluate,
 };
-use rand_core::SeedableRng;
 
 use crate::arch::NetworkVisitor;
 use crate::boxed::zeroed_box;
+use crate::optim::AnyOptimizer;
 use crate::split::Split;
 
 /// Everything about a run besides the architecture and the data.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RunOptions {
-    /// Epochs, batch size and optimizer.
-    pub train: TrainConfig,
+    /// Epochs, batch size, optimizer, schedule and penalties.
+    pub train: TrainConfig<AnyOptimizer>,
     /// Weight initialiser.
     pub init: Init,
     /// Seed of the run; see [`training_rng`].
@@ -109,37 +109,27 @@ pub fn train_network<N, const I: usize, const O: usize>(
 where
     N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed,
 {
-    let sgd = options.train.check::<f32>()?;
     let train = dataset::<N, I, O>(&split.train.features, &split.train.labels)?;
     let test = dataset::<N, I, O>(&split.test.features, &split.test.labels)?;
 
-    let mut rng = training_rng(options.seed);
     let mut net = zeroed_box::<N>();
-    net.initialize(options.init, &mut rng)?;
-    let mut state = zeroed_box::<TrainState<N>>();
+    let mut state = zeroed_box::<TrainState<N, AnyOptimizer>>();
+    // One stream: it initialises the weights, then shuffles every epoch.
+    state.persistent.rng = training_rng(options.seed);
+    net.initialize(options.init, &mut state.persistent.rng)?;
     let mut pair = zeroed_box::<PairCache<N>>();
     let mut scratch = zeroed_box::<N::Activations>();
     let mut order = vec![0u32; train.len()];
+    let mut learner =
+        Learner::new(&mut *net, &mut state, &mut order, SoftmaxCrossEntropy, &options.train)?.with_pairs(&mut pair);
 
     let mut history = Vec::new();
     let mut train_time = Duration::ZERO;
-    for epoch in 0..options.train.epochs {
+    for _ in 0..options.train.epochs {
         let start = Instant::now();
-        let metrics = crate::accel::train_epoch_on(
-            crate::accel::vector_unit(),
-            &mut *net,
-            &mut state,
-            Some(&mut pair),
-            SoftmaxCrossEntropy,
-            train,
-            &mut order,
-            &sgd,
-            options.train.batch_size,
-            epoch,
-            &mut rng,
-        )?;
+        let metrics = crate::accel::train_epoch_on(crate::accel::vector_unit(), &mut learner, train)?;
         train_time += start.elapsed();
-        let test_metrics = evaluate(&*net, &mut *scratch, SoftmaxCrossEntropy, test)?;
+        let test_metrics = evaluate(learner.net(), &mut *scratch, SoftmaxCrossEntropy, test)?;
         let record = EpochRecord {
             epoch: metrics.epoch,
             loss: f64::from(metrics.train.loss),

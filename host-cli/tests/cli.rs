@@ -409,7 +409,7 @@ fn bad_flags_are_rejected_by_name() {
         (&["--lr", "nan"], "invalid --lr NaN: must be positive and finite"),
         (&["--lr", "-1"], "invalid --lr -1: must be positive and finite"),
         (&["--lr", "0"], "invalid --lr 0"),
-        (&["--momentum", "1"], "invalid --momentum 1: must be in [0, 1)"),
+        (&["--momentum", "1"], "invalid --momentum 1: must be in (0, 1)"),
         (&["--nesterov", "--momentum", "0"], "--nesterov needs a positive momentum"),
         (&["--l2", "-0.1"], "invalid --l2 -0.1"),
         (&["--l1", "inf"], "invalid --l1 inf"),

@@ -7,11 +7,14 @@ use anyhow::{Context, anyhow, bail};
 use clap::{ArgAction, Args, ValueEnum};
 use host_cli::arch::{self, Architecture, HiddenActivation};
 use host_cli::data::{self, DatasetSpec};
+use host_cli::optim::AnyOptimizer;
 use host_cli::report::{TrainReport, number};
 use host_cli::run::{EpochRecord, Outcome, RunOptions, Trainer};
 use host_cli::split::{self, SplitError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mlp_core::{Error, Init, SgdConfig, TrainConfig};
+use mlp_core::optim::{Momentum, Nesterov, Sgd};
+use mlp_core::schedule::{Schedule, Shape};
+use mlp_core::{Error, Hyperparameter, Init, TrainConfig};
 
 /// Train a network on a data set and report its accuracy on held-out samples.
 ///
@@ -178,17 +181,26 @@ impl Cmd {
         if epochs > MAX_EPOCHS.into() {
             bail!("invalid --epochs {epochs}: must be at most {MAX_EPOCHS}");
         }
+        let momentum = self.momentum.unwrap_or(d.momentum);
+        let optimizer = match (self.nesterov, momentum) {
+            (true, 0.0) => bail!("invalid --momentum 0: --nesterov needs a positive momentum"),
+            (true, momentum) => AnyOptimizer::Nesterov(Nesterov { momentum }),
+            (false, 0.0) => AnyOptimizer::Sgd(Sgd),
+            (false, momentum) => AnyOptimizer::Momentum(Momentum { momentum }),
+        };
+        let decay = self.decay.unwrap_or(d.decay);
         let train = TrainConfig {
             epochs: epochs as u32, // at most MAX_EPOCHS, checked above
             batch_size: self.batch_size.unwrap_or(d.batch_size),
-            sgd: SgdConfig {
+            optimizer,
+            schedule: Schedule {
                 lr: self.lr.unwrap_or(d.lr),
-                momentum: self.momentum.unwrap_or(d.momentum),
-                nesterov: self.nesterov,
-                l2: self.l2.unwrap_or(d.l2),
-                l1: self.l1,
-                decay: self.decay.unwrap_or(d.decay),
+                shape: if decay == 0.0 { Shape::Constant } else { Shape::InverseTime { decay } },
+                warmup: 0,
             },
+            l2: self.l2.unwrap_or(d.l2),
+            l1: self.l1,
+            clip_norm: 0.0,
         };
         if let Err(e) = train.check::<f32>() {
             return Err(hyperparameter_error(e, &train));
@@ -234,22 +246,21 @@ impl Cmd {
 const MAX_EPOCHS: u32 = 1_000_000;
 
 /// Names the flag behind a hyperparameter the core rejected.
-fn hyperparameter_error(e: Error, config: &TrainConfig) -> anyhow::Error {
+fn hyperparameter_error(e: Error, config: &TrainConfig<AnyOptimizer>) -> anyhow::Error {
     let Error::InvalidHyperparameter { name, requirement } = e else {
         return anyhow!(e);
     };
-    let sgd = &config.sgd;
-    let (flag, value) = match name {
-        "epochs" => ("--epochs", config.epochs.to_string()),
-        "batch size" => ("--batch-size", config.batch_size.to_string()),
-        "learning rate" => ("--lr", number(sgd.lr)),
-        "momentum" if sgd.nesterov && sgd.momentum == 0.0 => {
-            return anyhow!("invalid --momentum 0: --nesterov needs a positive momentum");
+    let (flag, value) = match (name, config.optimizer, config.schedule.shape) {
+        (Hyperparameter::Epochs, ..) => ("--epochs", config.epochs.to_string()),
+        (Hyperparameter::BatchSize, ..) => ("--batch-size", config.batch_size.to_string()),
+        (Hyperparameter::LearningRate, ..) => ("--lr", number(config.schedule.lr)),
+        (Hyperparameter::Momentum, AnyOptimizer::Momentum(Momentum { momentum }), _)
+        | (Hyperparameter::Momentum, AnyOptimizer::Nesterov(Nesterov { momentum }), _) => {
+            ("--momentum", number(momentum))
         }
-        "momentum" => ("--momentum", number(sgd.momentum)),
-        "l2" => ("--l2", number(sgd.l2)),
-        "l1" => ("--l1", number(sgd.l1)),
-        "decay" => ("--decay", number(sgd.decay)),
+        (Hyperparameter::L2, ..) => ("--l2", number(config.l2)),
+        (Hyperparameter::L1, ..) => ("--l1", number(config.l1)),
+        (Hyperparameter::Decay, _, Shape::InverseTime { decay }) => ("--decay", number(decay)),
         _ => return anyhow!(e),
     };
     anyhow!("invalid {flag} {value}: must be {requirement}")
@@ -275,7 +286,7 @@ fn warn_if_no_better_than_chance(outcome: &Outcome, train_counts: &[usize], plan
     }
     let losses: Vec<f64> = outcome.history.iter().map(|r| r.loss).collect();
     let peak = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let lr = number(plan.options.train.sgd.lr);
+    let lr = number(plan.options.train.schedule.lr);
     let hint = match losses[..] {
         _ if peak > 4.0 * chance_loss => {
             let peak = if peak < 1e4 { format!("{peak:.2}") } else { format!("{peak:.2e}") };
@@ -317,12 +328,12 @@ fn test_fraction_error(fraction: f64, e: &SplitError) -> anyhow::Error {
 fn training_error(e: Error, options: &RunOptions) -> anyhow::Error {
     match e {
         Error::Diverged { epoch } => {
-            let sgd = &options.train.sgd;
-            let penalties = if sgd.l1 > 0.0 || sgd.l2 > 0.0 { " (or smaller --l1/--l2 penalties)" } else { "" };
+            let train = &options.train;
+            let penalties = if train.l1 > 0.0 || train.l2 > 0.0 { " (or smaller --l1/--l2 penalties)" } else { "" };
             anyhow!(
                 "training diverged in epoch {epoch}: the loss or a weight became NaN or infinite; \
                  try a smaller learning rate than --lr {}{penalties}",
-                number(sgd.lr)
+                number(train.schedule.lr)
             )
         }
         e => anyhow!(e).context("training failed"),

@@ -1,0 +1,124 @@
+//! One optimizer type for every update rule, chosen at run time.
+//!
+//! mlp-core's optimizers are types, and the training loop is compiled once
+//! per (network, optimizer) pair. The CLI builds every architecture in
+//! advance, so a type per rule would multiply the compiled training loops by
+//! seven. [`AnyOptimizer`] is one optimizer whose state is sized for the
+//! largest rule (two buffers); its step matches the rule once and runs that
+//! rule's own update, so every rule gives the same bits as its own type.
+
+use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp, Sgd, Step};
+use mlp_core::{Error, Float, Network, Optimizer, Zeroed};
+
+/// Any of mlp-core's update rules with its hyperparameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AnyOptimizer {
+    /// Plain SGD.
+    Sgd(Sgd),
+    /// Classical momentum.
+    Momentum(Momentum),
+    /// Nesterov momentum.
+    Nesterov(Nesterov),
+    /// Adagrad.
+    Adagrad(Adagrad),
+    /// RMSprop.
+    RmsProp(RmsProp),
+    /// Adam.
+    Adam(Adam),
+    /// AdamW.
+    AdamW(AdamW),
+}
+
+impl AnyOptimizer {
+    /// The rule's name, as `--optimizer` spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AnyOptimizer::Sgd(_) => Sgd::NAME,
+            AnyOptimizer::Momentum(_) => Momentum::NAME,
+            AnyOptimizer::Nesterov(_) => Nesterov::NAME,
+            AnyOptimizer::Adagrad(_) => Adagrad::NAME,
+            AnyOptimizer::RmsProp(_) => RmsProp::NAME,
+            AnyOptimizer::Adam(_) => Adam::NAME,
+            AnyOptimizer::AdamW(_) => AdamW::NAME,
+        }
+    }
+
+    /// State buffers the rule itself uses (the state holds [`AnyOptimizer::BUFFERS`]).
+    pub fn buffers_used(&self) -> usize {
+        match self {
+            AnyOptimizer::Sgd(_) => Sgd::BUFFERS,
+            AnyOptimizer::Momentum(_) => Momentum::BUFFERS,
+            AnyOptimizer::Nesterov(_) => Nesterov::BUFFERS,
+            AnyOptimizer::Adagrad(_) => Adagrad::BUFFERS,
+            AnyOptimizer::RmsProp(_) => RmsProp::BUFFERS,
+            AnyOptimizer::Adam(_) => Adam::BUFFERS,
+            AnyOptimizer::AdamW(_) => AdamW::BUFFERS,
+        }
+    }
+}
+
+/// An [`AnyOptimizer`] checked for the network's scalar.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AnyRule<T: Float> {
+    /// Plain SGD.
+    Sgd(<Sgd as Optimizer>::Rule<T>),
+    /// Classical momentum.
+    Momentum(<Momentum as Optimizer>::Rule<T>),
+    /// Nesterov momentum.
+    Nesterov(<Nesterov as Optimizer>::Rule<T>),
+    /// Adagrad.
+    Adagrad(<Adagrad as Optimizer>::Rule<T>),
+    /// RMSprop.
+    RmsProp(<RmsProp as Optimizer>::Rule<T>),
+    /// Adam.
+    Adam(<Adam as Optimizer>::Rule<T>),
+    /// AdamW.
+    AdamW(<AdamW as Optimizer>::Rule<T>),
+}
+
+impl Optimizer for AnyOptimizer {
+    const NAME: &'static str = "any";
+    const BUFFERS: usize = 2;
+    type State<G: Zeroed> = [G; 2];
+    type Rule<T: Float> = AnyRule<T>;
+
+    fn check<T: Float>(&self) -> Result<AnyRule<T>, Error> {
+        Ok(match self {
+            AnyOptimizer::Sgd(o) => AnyRule::Sgd(o.check::<T>()?),
+            AnyOptimizer::Momentum(o) => AnyRule::Momentum(o.check::<T>()?),
+            AnyOptimizer::Nesterov(o) => AnyRule::Nesterov(o.check::<T>()?),
+            AnyOptimizer::Adagrad(o) => AnyRule::Adagrad(o.check::<T>()?),
+            AnyOptimizer::RmsProp(o) => AnyRule::RmsProp(o.check::<T>()?),
+            AnyOptimizer::Adam(o) => AnyRule::Adam(o.check::<T>()?),
+            AnyOptimizer::AdamW(o) => AnyRule::AdamW(o.check::<T>()?),
+        })
+    }
+
+    /// Once per step: the rule's own update on the buffers it uses (the
+    /// first ones; the rest stay zero).
+    #[inline(always)]
+    fn apply<N: Network>(
+        rule: &AnyRule<N::Scalar>,
+        net: &mut N,
+        gradients: &mut N::Gradients,
+        state: &mut [N::Gradients; 2],
+        step: &Step<N::Scalar>,
+    ) {
+        match rule {
+            AnyRule::Sgd(r) => Sgd::apply(r, net, gradients, &mut [], step),
+            AnyRule::Momentum(r) => Momentum::apply(r, net, gradients, first(state), step),
+            AnyRule::Nesterov(r) => Nesterov::apply(r, net, gradients, first(state), step),
+            AnyRule::Adagrad(r) => Adagrad::apply(r, net, gradients, first(state), step),
+            AnyRule::RmsProp(r) => RmsProp::apply(r, net, gradients, first(state), step),
+            AnyRule::Adam(r) => Adam::apply(r, net, gradients, state, step),
+            AnyRule::AdamW(r) => AdamW::apply(r, net, gradients, state, step),
+        }
+    }
+}
+
+/// The first of two buffers, for a rule that keeps one.
+#[inline(always)]
+fn first<G>(state: &mut [G; 2]) -> &mut [G; 1] {
+    let [first, _] = state;
+    core::array::from_mut(first)
+}
