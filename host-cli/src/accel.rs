@@ -7,7 +7,8 @@
 //! chosen at run time. That changes only how many outputs are processed per
 //! instruction: the core vectorises across outputs, never reorders a sum, and
 //! Rust never fuses a multiply and an add, so both paths produce the same bits.
-//! `MLP_VECTOR_UNIT=baseline` forces the baseline path (to compare the two).
+//! `MLP_VECTOR_UNIT=baseline` forces the baseline path (to compare the two);
+//! `avx2` and `auto` (the default) pick the widest unit; any other value is an error.
 //!
 //! The host also trains two samples at a time ([`Learner::with_pairs`]):
 //! twice the independent chains of adds in the forward pass and one sweep over
@@ -38,11 +39,47 @@ impl VectorUnit {
     }
 }
 
-/// Detects the vector unit once; `MLP_VECTOR_UNIT=baseline` turns the fast path off.
+/// The environment variable that chooses the vector unit.
+pub const VECTOR_UNIT_VAR: &str = "MLP_VECTOR_UNIT";
+
+/// A [`VECTOR_UNIT_VAR`] value that names no unit this build knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownVectorUnit(pub String);
+
+impl std::fmt::Display for UnknownVectorUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid {VECTOR_UNIT_VAR}={:?}: accepted values are baseline, avx2 and auto (the default)", self.0)
+    }
+}
+
+impl std::error::Error for UnknownVectorUnit {}
+
+/// The unit a [`VECTOR_UNIT_VAR`] value asks for: `None` for the fastest this CPU has.
+pub fn parse_vector_unit(value: Option<&std::ffi::OsStr>) -> Result<Option<VectorUnit>, UnknownVectorUnit> {
+    match value.map(|v| v.to_str()) {
+        None => Ok(None),
+        Some(Some("" | "auto")) => Ok(None),
+        Some(Some("baseline")) => Ok(Some(VectorUnit::Baseline)),
+        Some(Some("avx2")) => Ok(Some(VectorUnit::Avx2)),
+        Some(other) => Err(UnknownVectorUnit(other.map_or_else(|| "(not UTF-8)".into(), str::to_owned))),
+    }
+}
+
+/// Checks [`VECTOR_UNIT_VAR`], so that a misspelt value stops a run before
+/// any work instead of being ignored.
+pub fn check_vector_unit_var() -> Result<(), UnknownVectorUnit> {
+    parse_vector_unit(std::env::var_os(VECTOR_UNIT_VAR).as_deref()).map(|_| ())
+}
+
+/// Detects the vector unit once: the widest this CPU has, or the one
+/// [`VECTOR_UNIT_VAR`] names (`baseline` turns the fast path off; `avx2` on
+/// a CPU without it falls back to the baseline). An unknown value counts as
+/// the default here; [`check_vector_unit_var`] refuses it.
 pub fn vector_unit() -> VectorUnit {
     static DETECTED: OnceLock<VectorUnit> = OnceLock::new();
     *DETECTED.get_or_init(|| {
-        if std::env::var_os("MLP_VECTOR_UNIT").is_some_and(|v| v == "baseline") {
+        let requested = parse_vector_unit(std::env::var_os(VECTOR_UNIT_VAR).as_deref()).ok().flatten();
+        if requested == Some(VectorUnit::Baseline) {
             return VectorUnit::Baseline;
         }
         #[cfg(target_arch = "x86_64")]
@@ -162,6 +199,17 @@ mod tests {
         let mut all = Vec::new();
         net.for_each_parameter(|_, values| all.extend(values.iter().map(|v| v.to_bits())));
         all
+    }
+
+    #[test]
+    fn the_vector_unit_variable_is_checked() {
+        use std::ffi::OsStr;
+        assert_eq!(parse_vector_unit(None), Ok(None));
+        assert_eq!(parse_vector_unit(Some(OsStr::new("auto"))), Ok(None));
+        assert_eq!(parse_vector_unit(Some(OsStr::new("baseline"))), Ok(Some(VectorUnit::Baseline)));
+        assert_eq!(parse_vector_unit(Some(OsStr::new("avx2"))), Ok(Some(VectorUnit::Avx2)));
+        let e = parse_vector_unit(Some(OsStr::new("bogus"))).unwrap_err();
+        assert!(e.to_string().contains("MLP_VECTOR_UNIT=\"bogus\": accepted values are baseline, avx2"), "{e}");
     }
 
     #[test]

@@ -115,7 +115,8 @@ impl fmt::Display for UnsupportedArchitecture {
 
 impl std::error::Error for UnsupportedArchitecture {}
 
-fn join_hidden(hidden: &[usize]) -> String {
+/// Hidden sizes as `--hidden` takes them: `64,32`.
+pub fn join_hidden(hidden: &[usize]) -> String {
     hidden.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")
 }
 

@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 
 use flate2::bufread::GzDecoder;
 
+use crate::optim::OptimizerKind;
+
 /// Samples in memory: one row of `feature_count` inputs per sample, and its class.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Samples {
@@ -93,16 +95,50 @@ pub struct Defaults {
     pub epochs: u32,
     /// Samples per optimizer step.
     pub batch_size: usize,
-    /// Learning rate.
-    pub lr: f64,
-    /// Momentum.
+    /// The base learning rate of each optimizer.
+    pub lr: LearningRates,
+    /// Momentum of classical and Nesterov momentum.
     pub momentum: f64,
-    /// L2 penalty (scikit-learn scaling: `l2 · W / batch` is added to the gradient).
+    /// L2 penalty (scikit-learn scaling: `l2 · W / batch` is added to the
+    /// gradient); AdamW's default is 0 instead, its weight decay takes the part.
     pub l2: f64,
-    /// Inverse-time learning-rate decay per epoch.
-    pub decay: f64,
     /// Fraction of each class held out for testing.
     pub test_fraction: f64,
+}
+
+/// A base learning rate per optimizer: the rates differ by orders of
+/// magnitude (adaptive rules divide by the gradient's scale).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LearningRates {
+    /// Plain SGD.
+    pub sgd: f64,
+    /// Classical momentum.
+    pub momentum: f64,
+    /// Nesterov momentum.
+    pub nesterov: f64,
+    /// Adagrad.
+    pub adagrad: f64,
+    /// RMSprop.
+    pub rmsprop: f64,
+    /// Adam.
+    pub adam: f64,
+    /// AdamW.
+    pub adamw: f64,
+}
+
+impl LearningRates {
+    /// The rate for `kind`.
+    pub fn get(&self, kind: OptimizerKind) -> f64 {
+        match kind {
+            OptimizerKind::Sgd => self.sgd,
+            OptimizerKind::Momentum => self.momentum,
+            OptimizerKind::Nesterov => self.nesterov,
+            OptimizerKind::Adagrad => self.adagrad,
+            OptimizerKind::RmsProp => self.rmsprop,
+            OptimizerKind::Adam => self.adam,
+            OptimizerKind::AdamW => self.adamw,
+        }
+    }
 }
 
 /// A data set the CLI knows: its name, its file under `fixtures/`, its format and defaults.
@@ -119,6 +155,14 @@ pub struct DatasetSpec {
 }
 
 /// scikit-learn's 8×8 handwritten digits: 1797 rows of 64 pixels in `0..=16`, then the digit.
+/// Every data set the CLI knows, by name: a new one is one more entry.
+pub const DATASETS: &[&DatasetSpec] = &[&DIGITS];
+
+/// The data set called `name`.
+pub fn dataset_named(name: &str) -> Option<&'static DatasetSpec> {
+    DATASETS.iter().copied().find(|spec| spec.name == name)
+}
+
 pub const DIGITS: DatasetSpec = DatasetSpec {
     name: "digits",
     file_name: "digits.csv.gz",
@@ -135,10 +179,17 @@ pub const DIGITS: DatasetSpec = DatasetSpec {
         hidden: &[128],
         epochs: 100,
         batch_size: 32,
-        lr: 0.1,
+        lr: LearningRates {
+            sgd: 0.5,
+            momentum: 0.1,
+            nesterov: 0.1,
+            adagrad: 0.05,
+            rmsprop: 0.001,
+            adam: 0.001,
+            adamw: 0.001,
+        },
         momentum: 0.9,
         l2: 1e-3,
-        decay: 0.0,
         test_fraction: 0.2,
     },
 };

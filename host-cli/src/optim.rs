@@ -10,6 +10,53 @@
 use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp, Sgd, Step};
 use mlp_core::{Error, Float, Network, Optimizer, Zeroed};
 
+/// The update rules by name, as `--optimizer` takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerKind {
+    /// w -= lr·g
+    Sgd,
+    /// Classical momentum: v = μv - lr·g; w += v
+    Momentum,
+    /// Nesterov momentum: v = μv - lr·g; w += μv - lr·g
+    Nesterov,
+    /// Adagrad: s += g²; w -= lr·g/(√s + eps)
+    Adagrad,
+    /// RMSprop: s = ρs + (1-ρ)g²; w -= lr·g/(√s + eps)
+    #[value(name = "rmsprop")]
+    RmsProp,
+    /// Adam with bias correction
+    Adam,
+    /// Adam with decoupled weight decay
+    #[value(name = "adamw")]
+    AdamW,
+}
+
+impl OptimizerKind {
+    /// Every rule, in the order of `--help`.
+    pub const ALL: [OptimizerKind; 7] = [
+        OptimizerKind::Sgd,
+        OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
+        OptimizerKind::Adagrad,
+        OptimizerKind::RmsProp,
+        OptimizerKind::Adam,
+        OptimizerKind::AdamW,
+    ];
+
+    /// The rule with mlp-core's default hyperparameters (`momentum` for the two momentum rules).
+    pub fn with_defaults(self, momentum: f64) -> AnyOptimizer {
+        match self {
+            OptimizerKind::Sgd => AnyOptimizer::Sgd(Sgd),
+            OptimizerKind::Momentum => AnyOptimizer::Momentum(Momentum { momentum }),
+            OptimizerKind::Nesterov => AnyOptimizer::Nesterov(Nesterov { momentum }),
+            OptimizerKind::Adagrad => AnyOptimizer::Adagrad(Adagrad::DEFAULT),
+            OptimizerKind::RmsProp => AnyOptimizer::RmsProp(RmsProp::DEFAULT),
+            OptimizerKind::Adam => AnyOptimizer::Adam(Adam::DEFAULT),
+            OptimizerKind::AdamW => AnyOptimizer::AdamW(AdamW::DEFAULT),
+        }
+    }
+}
+
 /// Any of mlp-core's update rules with its hyperparameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AnyOptimizer {
@@ -30,6 +77,19 @@ pub enum AnyOptimizer {
 }
 
 impl AnyOptimizer {
+    /// Which rule it is.
+    pub fn kind(&self) -> OptimizerKind {
+        match self {
+            AnyOptimizer::Sgd(_) => OptimizerKind::Sgd,
+            AnyOptimizer::Momentum(_) => OptimizerKind::Momentum,
+            AnyOptimizer::Nesterov(_) => OptimizerKind::Nesterov,
+            AnyOptimizer::Adagrad(_) => OptimizerKind::Adagrad,
+            AnyOptimizer::RmsProp(_) => OptimizerKind::RmsProp,
+            AnyOptimizer::Adam(_) => OptimizerKind::Adam,
+            AnyOptimizer::AdamW(_) => OptimizerKind::AdamW,
+        }
+    }
+
     /// The rule's name, as `--optimizer` spells it.
     pub fn name(&self) -> &'static str {
         match self {

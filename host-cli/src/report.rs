@@ -1,10 +1,11 @@
 //! What a training run reports: one JSON object, or text for a person.
 
+use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
 
 use mlp_core::Init;
-use mlp_core::schedule::Shape;
+use mlp_core::schedule::{Schedule, Shape};
 use serde::Serialize;
 
 use crate::arch::Architecture;
@@ -28,18 +29,16 @@ pub struct TrainReport {
     pub epochs: u32,
     /// Samples per optimizer step.
     pub batch_size: usize,
-    /// Initial learning rate.
-    pub lr: f64,
-    /// Momentum.
-    pub momentum: f64,
-    /// Nesterov momentum.
-    pub nesterov: bool,
+    /// The update rule and its hyperparameters.
+    pub optimizer: OptimizerReport,
+    /// The learning rate of each epoch.
+    pub schedule: ScheduleReport,
     /// L2 penalty.
     pub l2: f64,
     /// L1 penalty.
     pub l1: f64,
-    /// Inverse-time learning-rate decay.
-    pub decay: f64,
+    /// Global gradient-norm clip (0: none).
+    pub clip_norm: f64,
     /// Seed of split, initialisation and shuffles.
     pub seed: u64,
     /// Fraction of each class held out.
@@ -70,6 +69,168 @@ pub struct TrainReport {
     pub history: Vec<EpochRecord>,
 }
 
+/// An optimizer in the report: `{"name": "adam", "beta1": 0.9, …}`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename_all = "lowercase")]
+pub enum OptimizerReport {
+    /// Plain SGD.
+    Sgd,
+    /// Classical momentum.
+    Momentum {
+        /// μ.
+        momentum: f64,
+    },
+    /// Nesterov momentum.
+    Nesterov {
+        /// μ.
+        momentum: f64,
+    },
+    /// Adagrad.
+    Adagrad {
+        /// ε.
+        eps: f64,
+    },
+    /// RMSprop.
+    RmsProp {
+        /// ρ.
+        rho: f64,
+        /// ε.
+        eps: f64,
+    },
+    /// Adam.
+    Adam {
+        /// β1.
+        beta1: f64,
+        /// β2.
+        beta2: f64,
+        /// ε.
+        eps: f64,
+    },
+    /// AdamW.
+    AdamW {
+        /// β1.
+        beta1: f64,
+        /// β2.
+        beta2: f64,
+        /// ε.
+        eps: f64,
+        /// Decoupled weight decay λ.
+        weight_decay: f64,
+    },
+}
+
+impl From<AnyOptimizer> for OptimizerReport {
+    fn from(optimizer: AnyOptimizer) -> Self {
+        match optimizer {
+            AnyOptimizer::Sgd(_) => OptimizerReport::Sgd,
+            AnyOptimizer::Momentum(o) => OptimizerReport::Momentum { momentum: o.momentum },
+            AnyOptimizer::Nesterov(o) => OptimizerReport::Nesterov { momentum: o.momentum },
+            AnyOptimizer::Adagrad(o) => OptimizerReport::Adagrad { eps: o.eps },
+            AnyOptimizer::RmsProp(o) => OptimizerReport::RmsProp { rho: o.rho, eps: o.eps },
+            AnyOptimizer::Adam(o) => OptimizerReport::Adam { beta1: o.beta1, beta2: o.beta2, eps: o.eps },
+            AnyOptimizer::AdamW(o) => {
+                OptimizerReport::AdamW { beta1: o.beta1, beta2: o.beta2, eps: o.eps, weight_decay: o.weight_decay }
+            }
+        }
+    }
+}
+
+/// A schedule's shape in the report, named as `--schedule` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum ShapeReport {
+    /// The base rate throughout.
+    Constant,
+    /// `lr / (1 + decay·t)`.
+    InverseTime {
+        /// d.
+        decay: f64,
+    },
+    /// `lr · gamma^⌊t / every⌋`.
+    Step {
+        /// Epochs between cuts.
+        every: u32,
+        /// Factor per cut.
+        gamma: f64,
+    },
+    /// `lr · gamma^t`.
+    Exp {
+        /// Factor per epoch.
+        gamma: f64,
+    },
+    /// Half a cosine from `lr` to `min_lr`.
+    Cosine {
+        /// The final rate.
+        min_lr: f64,
+    },
+}
+
+/// A schedule in the report: `{"name": "step", "lr": 0.1, "every": 30, "gamma": 0.1, "warmup": 0}`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ScheduleReport {
+    /// The shape, with its name.
+    #[serde(flatten)]
+    pub shape: ShapeReport,
+    /// The base learning rate.
+    pub lr: f64,
+    /// Epochs of linear warm-up.
+    pub warmup: u32,
+}
+
+impl From<Schedule> for ScheduleReport {
+    fn from(schedule: Schedule) -> Self {
+        let shape = match schedule.shape {
+            Shape::Constant => ShapeReport::Constant,
+            Shape::InverseTime { decay } => ShapeReport::InverseTime { decay },
+            Shape::Step { every, gamma } => ShapeReport::Step { every, gamma },
+            Shape::Exponential { gamma } => ShapeReport::Exp { gamma },
+            Shape::Cosine { min_lr } => ShapeReport::Cosine { min_lr },
+        };
+        ScheduleReport { shape, lr: schedule.lr, warmup: schedule.warmup }
+    }
+}
+
+impl fmt::Display for OptimizerReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = |v: f64| number(v);
+        match *self {
+            OptimizerReport::Sgd => write!(f, "sgd"),
+            OptimizerReport::Momentum { momentum } => write!(f, "momentum {}", n(momentum)),
+            OptimizerReport::Nesterov { momentum } => write!(f, "nesterov momentum {}", n(momentum)),
+            OptimizerReport::Adagrad { eps } => write!(f, "adagrad (eps {})", n(eps)),
+            OptimizerReport::RmsProp { rho, eps } => write!(f, "rmsprop (rho {}, eps {})", n(rho), n(eps)),
+            OptimizerReport::Adam { beta1, beta2, eps } => {
+                write!(f, "adam (beta1 {}, beta2 {}, eps {})", n(beta1), n(beta2), n(eps))
+            }
+            OptimizerReport::AdamW { beta1, beta2, eps, weight_decay } => write!(
+                f,
+                "adamw (beta1 {}, beta2 {}, eps {}, weight decay {})",
+                n(beta1),
+                n(beta2),
+                n(eps),
+                n(weight_decay)
+            ),
+        }
+    }
+}
+
+impl fmt::Display for ScheduleReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "lr {}", number(self.lr))?;
+        match self.shape {
+            ShapeReport::Constant => {}
+            ShapeReport::InverseTime { decay } => write!(f, " with inverse-time decay {}", number(decay))?,
+            ShapeReport::Step { every, gamma } => write!(f, " times {} every {every} epochs", number(gamma))?,
+            ShapeReport::Exp { gamma } => write!(f, " times {} per epoch", number(gamma))?,
+            ShapeReport::Cosine { min_lr } => write!(f, " along a cosine to {}", number(min_lr))?,
+        }
+        if self.warmup > 0 {
+            write!(f, " after {} warm-up epochs", self.warmup)?;
+        }
+        Ok(())
+    }
+}
+
 /// Kebab-case name of an initialiser, as the `--init` flag spells it.
 pub fn init_name(init: Init) -> String {
     match init {
@@ -93,15 +254,6 @@ impl TrainReport {
         outcome: &Outcome,
     ) -> Self {
         let train = &options.train;
-        let (momentum, nesterov) = match train.optimizer {
-            AnyOptimizer::Momentum(m) => (m.momentum, false),
-            AnyOptimizer::Nesterov(m) => (m.momentum, true),
-            _ => (0.0, false),
-        };
-        let decay = match train.schedule.shape {
-            Shape::InverseTime { decay } => decay,
-            _ => 0.0,
-        };
         TrainReport {
             dataset: dataset.to_owned(),
             data_file: data_file.display().to_string(),
@@ -110,12 +262,11 @@ impl TrainReport {
             init: init_name(options.init),
             epochs: options.train.epochs,
             batch_size: options.train.batch_size,
-            lr: train.schedule.lr,
-            momentum,
-            nesterov,
+            optimizer: train.optimizer.into(),
+            schedule: train.schedule.into(),
             l2: train.l2,
             l1: train.l1,
-            decay,
+            clip_norm: train.clip_norm,
             seed: options.seed,
             test_fraction,
             train_samples: outcome.train.samples,
@@ -150,19 +301,18 @@ impl TrainReport {
         )?;
         write!(
             out,
-            "epochs {}, batch size {}, lr {}, momentum {}{}, l2 {}",
+            "epochs {}, batch size {}, {}, {}, l2 {}",
             self.epochs,
             self.batch_size,
-            number(self.lr),
-            number(self.momentum),
-            if self.nesterov { " (Nesterov)" } else { "" },
+            self.optimizer,
+            self.schedule,
             number(self.l2)
         )?;
         if self.l1 != 0.0 {
             write!(out, ", l1 {}", number(self.l1))?;
         }
-        if self.decay != 0.0 {
-            write!(out, ", decay {}", number(self.decay))?;
+        if self.clip_norm != 0.0 {
+            write!(out, ", clip norm {}", number(self.clip_norm))?;
         }
         writeln!(out, ", seed {}, test fraction {}", self.seed, self.test_fraction)?;
         writeln!(out)?;

@@ -95,9 +95,11 @@ fn defaults_reach_target_accuracy() {
     let diagonal: u64 = (0..10).map(|k| matrix[k][k].as_u64().unwrap()).sum();
     assert_eq!(total, 359);
     assert!((diagonal as f64 / 359.0 - accuracy).abs() < 1e-12, "{diagonal} right but accuracy {accuracy}");
-    for key in ["lr", "momentum", "nesterov", "l2", "l1", "decay", "batch_size", "train_accuracy", "train_seconds"] {
+    for key in ["l2", "l1", "clip_norm", "batch_size", "train_accuracy", "train_seconds"] {
         assert!(!report[key].is_null(), "missing {key}");
     }
+    assert_eq!(report["optimizer"], serde_json::json!({"name": "momentum", "momentum": 0.9}));
+    assert_eq!(report["schedule"], serde_json::json!({"name": "constant", "lr": 0.1, "warmup": 0}));
 }
 
 #[test]
@@ -236,6 +238,18 @@ fn help_works() {
         "--l2",
         "--l1",
         "--decay",
+        "--optimizer",
+        "--beta1",
+        "--beta2",
+        "--eps",
+        "--rho",
+        "--weight-decay",
+        "--clip-norm",
+        "--schedule",
+        "--step-every",
+        "--gamma",
+        "--min-lr",
+        "--warmup",
         "--seed",
         "--test-fraction",
         "--quiet",
@@ -244,6 +258,9 @@ fn help_works() {
     ] {
         assert!(text.contains(flag), "{flag} missing from help");
     }
+    // The sizes --hidden takes, and each optimizer's default rate.
+    assert!(text.contains("digits: 16 32 64 128 32,32 64,32 64,64 128,64"), "{text}");
+    assert!(text.contains("adam 0.001"), "{text}");
 }
 
 #[test]
@@ -411,6 +428,35 @@ fn bad_flags_are_rejected_by_name() {
         (&["--lr", "0"], "invalid --lr 0"),
         (&["--momentum", "1"], "invalid --momentum 1: must be in (0, 1)"),
         (&["--nesterov", "--momentum", "0"], "--nesterov needs a positive momentum"),
+        (&["--momentum", "0"], "--optimizer momentum needs a positive momentum (--optimizer sgd has none)"),
+        (
+            &["--optimizer", "sgd", "--beta1", "0.9"],
+            "--beta1 does not apply to --optimizer sgd (it is used by adam and adamw)",
+        ),
+        (&["--optimizer", "adam", "--momentum", "0.5"], "--momentum does not apply to --optimizer adam"),
+        (&["--optimizer", "adam", "--rho", "0.9"], "--rho does not apply to --optimizer adam (it is used by rmsprop)"),
+        (&["--optimizer", "adam", "--weight-decay", "0.1"], "--weight-decay does not apply to --optimizer adam"),
+        (&["--eps", "1e-8"], "--eps does not apply to --optimizer momentum"),
+        (&["--optimizer", "adam", "--beta1", "1"], "invalid --beta1 1: must be in [0, 1)"),
+        (&["--optimizer", "adamw", "--beta2", "nan"], "invalid --beta2 NaN"),
+        (&["--optimizer", "adagrad", "--eps", "0"], "invalid --eps 0: must be positive and finite"),
+        (&["--optimizer", "rmsprop", "--rho", "1"], "invalid --rho 1: must be in (0, 1)"),
+        (&["--optimizer", "adamw", "--weight-decay", "-1"], "invalid --weight-decay -1"),
+        (&["--clip-norm", "-1"], "invalid --clip-norm -1"),
+        (
+            &["--schedule", "exp", "--decay", "0.1"],
+            "--decay does not apply to --schedule exp (it is used by inverse-time)",
+        ),
+        (&["--schedule", "cosine", "--gamma", "0.5"], "--gamma does not apply to --schedule cosine"),
+        (&["--schedule", "step", "--min-lr", "0"], "--min-lr does not apply to --schedule step (it is used by cosine)"),
+        (&["--step-every", "3"], "--step-every does not apply to --schedule constant"),
+        (&["--schedule", "step", "--step-every", "0"], "invalid --step-every 0: must be at least 1"),
+        (&["--schedule", "exp", "--gamma", "1.5"], "invalid --gamma 1.5: must be in (0, 1]"),
+        (&["--schedule", "cosine", "--min-lr", "0.2"], "invalid --min-lr 0.2: must be non-negative and below"),
+        // A schedule that all but stops learning is refused, naming the flag.
+        (&["--decay", "1e30"], "invalid --decay 1e30: epoch 2 would train at a learning rate of 1.000e-31"),
+        (&["--schedule", "exp", "--gamma", "0.5"], "invalid --gamma 0.5: epoch 21 would train"),
+        (&["--warmup", "2000000", "--epochs", "3"], "invalid --warmup 2000000: epoch 1 would train"),
         (&["--l2", "-0.1"], "invalid --l2 -0.1"),
         (&["--l1", "inf"], "invalid --l1 inf"),
         (&["--decay", "nan"], "invalid --decay NaN"),
@@ -434,4 +480,117 @@ fn divergence_names_the_epoch() {
     let epoch = message.split("diverged in epoch ").nth(1).and_then(|rest| rest.split(':').next());
     assert!(epoch.is_some_and(|e| e.parse::<u32>().is_ok_and(|e| e >= 1)), "{message}");
     assert!(message.contains("smaller learning rate"), "{message}");
+}
+
+/// Every optimizer reaches 0.97 with its defaults, and the report nests it.
+/// Seven full runs: minutes in a debug build, so release builds only.
+#[test]
+#[cfg_attr(debug_assertions, ignore = "seven full runs; run with cargo test --release")]
+fn every_optimizer_learns_digits_with_its_defaults() {
+    let dir = workdir();
+    for (name, lr) in [
+        ("sgd", 0.5),
+        ("momentum", 0.1),
+        ("nesterov", 0.1),
+        ("adagrad", 0.05),
+        ("rmsprop", 0.001),
+        ("adam", 0.001),
+        ("adamw", 0.001),
+    ] {
+        let report = train_json(dir.path(), &["--optimizer", name]);
+        let accuracy = report["test_accuracy"].as_f64().unwrap();
+        assert!(accuracy >= 0.97, "{name}: test accuracy {accuracy} < 0.97");
+        assert_eq!(report["optimizer"]["name"], name);
+        assert_eq!(report["schedule"]["lr"], lr, "{name}");
+    }
+}
+
+#[test]
+fn optimizer_and_schedule_flags_reach_the_report() {
+    let dir = workdir();
+    let report = train_json(
+        dir.path(),
+        &["--epochs", "4", "--optimizer", "adamw", "--beta1", "0.8", "--weight-decay", "0.02", "--schedule", "step"],
+    );
+    let expected =
+        serde_json::json!({"name": "adamw", "beta1": 0.8, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.02});
+    assert_eq!(report["optimizer"], expected);
+    assert_eq!(
+        report["schedule"],
+        serde_json::json!({"name": "step", "lr": 0.001, "every": 30, "gamma": 0.1, "warmup": 0})
+    );
+    assert_eq!(report["l2"], 0.0, "adamw's decay replaces the L2 default");
+
+    let report = train_json(
+        dir.path(),
+        &[
+            "--epochs",
+            "4",
+            "--nesterov",
+            "--schedule",
+            "cosine",
+            "--min-lr",
+            "0.01",
+            "--warmup",
+            "1",
+            "--clip-norm",
+            "5",
+        ],
+    );
+    assert_eq!(report["optimizer"], serde_json::json!({"name": "nesterov", "momentum": 0.9}));
+    assert_eq!(report["schedule"], serde_json::json!({"name": "cosine", "lr": 0.1, "min_lr": 0.01, "warmup": 1}));
+    assert_eq!(report["clip_norm"], 5.0);
+    let rates: Vec<f64> =
+        report["history"].as_array().unwrap().iter().map(|r| r["learning_rate"].as_f64().unwrap()).collect();
+    assert!(rates[0] < rates[1] && rates[1] > rates[2] && rates[2] > rates[3], "warm-up then cosine: {rates:?}");
+
+    // --decay alone still means inverse-time decay.
+    let report = train_json(dir.path(), &["--epochs", "2", "--decay", "0.5"]);
+    assert_eq!(report["schedule"], serde_json::json!({"name": "inverse-time", "lr": 0.1, "decay": 0.5, "warmup": 0}));
+    let report = train_json(dir.path(), &["--epochs", "2", "--optimizer", "rmsprop", "--rho", "0.9", "--eps", "1e-6"]);
+    assert_eq!(report["optimizer"], serde_json::json!({"name": "rmsprop", "rho": 0.9, "eps": 1e-6}));
+}
+
+#[test]
+fn nesterov_conflicts_with_another_optimizer() {
+    let dir = workdir();
+    let out = host_cli(dir.path(), &["train", "digits", "--nesterov", "--optimizer", "sgd"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot be used with"), "{}", stderr(&out));
+}
+
+/// A loss that wanders around the chance level is not "still falling".
+#[test]
+fn a_wandering_loss_gets_the_smaller_rate_hint() {
+    let dir = workdir();
+    let out = host_cli(dir.path(), &["train", "digits", "--json", "--hidden", "16", "--epochs", "30", "--lr", "3"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert!(message.contains("no better than chance"), "{message}");
+    assert!(
+        message.contains("the loss stopped falling") && message.contains("smaller learning rate than --lr 3"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unknown_vector_unit_is_an_error() {
+    let dir = workdir();
+    let out = Command::new(env!("CARGO_BIN_EXE_host-cli"))
+        .args(["train", "digits", "--epochs", "1"])
+        .env("MLP_VECTOR_UNIT", "bogus")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("invalid MLP_VECTOR_UNIT=\"bogus\": accepted values are baseline, avx2 and auto"));
+    for unit in ["baseline", "avx2", "auto"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_host-cli"))
+            .args(["train", "digits", "--epochs", "1", "--json"])
+            .env("MLP_VECTOR_UNIT", unit)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{unit}: {}", stderr(&out));
+    }
 }

@@ -1,84 +1,35 @@
 //! `host-cli train DATASET`: train a network and report its test accuracy.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
-use clap::{ArgAction, Args, ValueEnum};
-use host_cli::arch::{self, Architecture, HiddenActivation};
+use clap::Args;
+use host_cli::arch::{self, Architecture};
 use host_cli::data::{self, DatasetSpec};
-use host_cli::optim::AnyOptimizer;
 use host_cli::report::{TrainReport, number};
 use host_cli::run::{EpochRecord, Outcome, RunOptions, Trainer};
 use host_cli::split::{self, SplitError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mlp_core::optim::{Momentum, Nesterov, Sgd};
-use mlp_core::schedule::{Schedule, Shape};
-use mlp_core::{Error, Hyperparameter, Init, TrainConfig};
+use mlp_core::Error;
+
+use super::args::{ArchArgs, DataArgs, OptimizerArgs};
 
 /// Train a network on a data set and report its accuracy on held-out samples.
 ///
 /// The data set is split per class into training and test samples from the
 /// seed; the same seed and flags give the same numbers on every run. Flags
-/// left out take the data set's defaults (shown as [digits: …]).
+/// left out take the data set's defaults (shown as [digits: …]). A flag that
+/// the chosen optimizer or schedule does not use is an error.
 #[derive(Debug, Args)]
 pub struct Cmd {
-    /// The data set.
-    #[arg(value_enum)]
-    dataset: DatasetName,
+    #[command(flatten)]
+    data: DataArgs,
 
-    /// Hidden-layer sizes, first to last, comma-separated: 32 or 64,32 [digits: 128].
-    #[arg(long, value_name = "SIZES", value_delimiter = ',', value_parser = parse_layer_size,
-          action = ArgAction::Set, allow_negative_numbers = true)]
-    hidden: Option<Vec<usize>>,
+    #[command(flatten)]
+    arch: ArchArgs,
 
-    /// Activation of the hidden layers (the output layer gives logits for softmax cross-entropy).
-    #[arg(long, value_enum, default_value_t = HiddenActivation::Relu)]
-    activation: HiddenActivation,
-
-    /// Weight initialiser; auto is he-uniform for relu and leaky-relu, glorot-uniform for sigmoid and tanh.
-    #[arg(long, value_enum, default_value_t = InitName::Auto)]
-    init: InitName,
-
-    /// Passes over the training set [digits: 100].
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    epochs: Option<u64>,
-
-    /// Samples per optimizer step, at most the number of training samples [digits: 32].
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    batch_size: Option<usize>,
-
-    /// Learning rate, positive [digits: 0.1].
-    #[arg(long, value_name = "RATE", allow_negative_numbers = true)]
-    lr: Option<f64>,
-
-    /// Momentum, in [0, 1) [digits: 0.9].
-    #[arg(long, value_name = "MU", allow_negative_numbers = true)]
-    momentum: Option<f64>,
-
-    /// Nesterov's accelerated gradient instead of classical momentum.
-    #[arg(long)]
-    nesterov: bool,
-
-    /// L2 penalty on weights, scikit-learn scaling: gradient += l2·W/batch [digits: 1e-3].
-    #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true)]
-    l2: Option<f64>,
-
-    /// L1 penalty on weights: gradient += l1·sign(W)/batch.
-    #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true, default_value_t = 0.0)]
-    l1: f64,
-
-    /// Inverse-time decay: in epoch t (from 0) the learning rate is lr / (1 + decay·t) [digits: 0].
-    #[arg(long, value_name = "D", allow_negative_numbers = true)]
-    decay: Option<f64>,
-
-    /// Seed of the split, the initial weights and the shuffles.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    seed: u64,
-
-    /// Fraction of each class held out for testing, in (0, 1) [digits: 0.2].
-    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
-    test_fraction: Option<f64>,
+    #[command(flatten)]
+    train: OptimizerArgs,
 
     /// Draw no progress bar (none is drawn when stdout is not a terminal either).
     #[arg(long, short)]
@@ -87,36 +38,6 @@ pub struct Cmd {
     /// Print one JSON object with the settings, results and per-epoch history instead of text.
     #[arg(long)]
     json: bool,
-
-    /// Read the samples from this file instead of the data set's file in fixtures/.
-    #[arg(long, value_name = "PATH")]
-    data: Option<PathBuf>,
-}
-
-/// The data sets the CLI knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum DatasetName {
-    /// 8×8 handwritten digits (1797 samples, 64 pixels, 10 classes).
-    Digits,
-}
-
-impl DatasetName {
-    fn spec(self) -> &'static DatasetSpec {
-        match self {
-            DatasetName::Digits => &data::DIGITS,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum InitName {
-    /// he-uniform for relu and leaky-relu, glorot-uniform for sigmoid and tanh.
-    Auto,
-    HeUniform,
-    HeNormal,
-    GlorotUniform,
-    GlorotNormal,
-    LecunNormal,
 }
 
 /// Flags after defaults and validation: everything a run needs except the data.
@@ -129,8 +50,9 @@ struct Plan {
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
+        host_cli::accel::check_vector_unit_var()?;
         let plan = self.plan()?;
-        let data_file = match &self.data {
+        let data_file = match &self.data.data {
             Some(path) => path.clone(),
             None => plan.spec.locate()?,
         };
@@ -175,56 +97,12 @@ impl Cmd {
 
     /// Applies the data set's defaults and checks every flag before any work.
     fn plan(&self) -> anyhow::Result<Plan> {
-        let spec = self.dataset.spec();
-        let d = &spec.defaults;
-        let epochs = self.epochs.unwrap_or(d.epochs.into());
-        if epochs > MAX_EPOCHS.into() {
-            bail!("invalid --epochs {epochs}: must be at most {MAX_EPOCHS}");
-        }
-        let momentum = self.momentum.unwrap_or(d.momentum);
-        let optimizer = match (self.nesterov, momentum) {
-            (true, 0.0) => bail!("invalid --momentum 0: --nesterov needs a positive momentum"),
-            (true, momentum) => AnyOptimizer::Nesterov(Nesterov { momentum }),
-            (false, 0.0) => AnyOptimizer::Sgd(Sgd),
-            (false, momentum) => AnyOptimizer::Momentum(Momentum { momentum }),
-        };
-        let decay = self.decay.unwrap_or(d.decay);
-        let train = TrainConfig {
-            epochs: epochs as u32, // at most MAX_EPOCHS, checked above
-            batch_size: self.batch_size.unwrap_or(d.batch_size),
-            optimizer,
-            schedule: Schedule {
-                lr: self.lr.unwrap_or(d.lr),
-                shape: if decay == 0.0 { Shape::Constant } else { Shape::InverseTime { decay } },
-                warmup: 0,
-            },
-            l2: self.l2.unwrap_or(d.l2),
-            l1: self.l1,
-            clip_norm: 0.0,
-        };
-        if let Err(e) = train.check::<f32>() {
-            return Err(hyperparameter_error(e, &train));
-        }
-        let test_fraction = self.test_fraction.unwrap_or(d.test_fraction);
-        if !(test_fraction > 0.0 && test_fraction < 1.0) {
-            bail!("invalid --test-fraction {}: must be greater than 0 and less than 1", number(test_fraction));
-        }
-        let arch = Architecture {
-            inputs: spec.format.features,
-            hidden: self.hidden.clone().unwrap_or_else(|| d.hidden.to_vec()),
-            outputs: spec.format.classes,
-            activation: self.activation,
-        };
-        arch::check(&arch)?;
-        let init = match self.init {
-            InitName::Auto => self.activation.default_init(),
-            InitName::HeUniform => Init::HeUniform,
-            InitName::HeNormal => Init::HeNormal,
-            InitName::GlorotUniform => Init::GlorotUniform,
-            InitName::GlorotNormal => Init::GlorotNormal,
-            InitName::LecunNormal => Init::LecunNormal,
-        };
-        Ok(Plan { spec, arch, options: RunOptions { train, init, seed: self.seed }, test_fraction })
+        let spec = self.data.dataset;
+        let train = self.train.config(&spec.defaults)?;
+        let test_fraction = self.data.test_fraction()?;
+        let arch = self.arch.architecture(spec)?;
+        let init = self.arch.init();
+        Ok(Plan { spec, arch, options: RunOptions { train, init, seed: self.data.seed }, test_fraction })
     }
 
     /// A bar over the epochs on stderr, hidden with `--quiet` or when stdout is not a terminal.
@@ -239,31 +117,6 @@ impl Cmd {
         bar.set_style(style);
         bar
     }
-}
-
-/// More epochs than anyone would wait for (digits with the defaults: over
-/// half an hour) is taken for a typing mistake rather than started.
-const MAX_EPOCHS: u32 = 1_000_000;
-
-/// Names the flag behind a hyperparameter the core rejected.
-fn hyperparameter_error(e: Error, config: &TrainConfig<AnyOptimizer>) -> anyhow::Error {
-    let Error::InvalidHyperparameter { name, requirement } = e else {
-        return anyhow!(e);
-    };
-    let (flag, value) = match (name, config.optimizer, config.schedule.shape) {
-        (Hyperparameter::Epochs, ..) => ("--epochs", config.epochs.to_string()),
-        (Hyperparameter::BatchSize, ..) => ("--batch-size", config.batch_size.to_string()),
-        (Hyperparameter::LearningRate, ..) => ("--lr", number(config.schedule.lr)),
-        (Hyperparameter::Momentum, AnyOptimizer::Momentum(Momentum { momentum }), _)
-        | (Hyperparameter::Momentum, AnyOptimizer::Nesterov(Nesterov { momentum }), _) => {
-            ("--momentum", number(momentum))
-        }
-        (Hyperparameter::L2, ..) => ("--l2", number(config.l2)),
-        (Hyperparameter::L1, ..) => ("--l1", number(config.l1)),
-        (Hyperparameter::Decay, _, Shape::InverseTime { decay }) => ("--decay", number(decay)),
-        _ => return anyhow!(e),
-    };
-    anyhow!("invalid {flag} {value}: must be {requirement}")
 }
 
 /// Training that ends no better than guessing is reported (it is what was
@@ -287,16 +140,20 @@ fn warn_if_no_better_than_chance(outcome: &Outcome, train_counts: &[usize], plan
     let losses: Vec<f64> = outcome.history.iter().map(|r| r.loss).collect();
     let peak = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let lr = number(plan.options.train.schedule.lr);
-    let hint = match losses[..] {
-        _ if peak > 4.0 * chance_loss => {
-            let peak = if peak < 1e4 { format!("{peak:.2}") } else { format!("{peak:.2e}") };
-            format!("an epoch's loss reached {peak}: try a smaller learning rate than --lr {lr}")
+    let hint = if peak > 4.0 * chance_loss {
+        let peak = if peak < 1e4 { format!("{peak:.2}") } else { format!("{peak:.2e}") };
+        format!("an epoch's loss reached {peak}: try a smaller learning rate than --lr {lr}")
+    } else {
+        match loss_trend(&losses) {
+            Trend::Falling => {
+                format!("the loss is still falling: try more --epochs or a larger learning rate than --lr {lr}")
+            }
+            Trend::Stalled { rises, steps } => format!(
+                "the loss stopped falling (it rose in {rises} of the last {steps} epochs): \
+                 try a smaller learning rate than --lr {lr}"
+            ),
+            Trend::Unknown => format!("try more --epochs or another learning rate than --lr {lr}"),
         }
-        [.., before, last] if last < before => {
-            format!("the loss is still falling: try more --epochs or a larger learning rate than --lr {lr}")
-        }
-        [.., _, _] => format!("the loss stopped falling: try a smaller learning rate than --lr {lr}"),
-        _ => format!("try more --epochs or another learning rate than --lr {lr}"),
     };
     eprintln!(
         "warning: the trained network does no better than chance (training loss {:.4} >= {chance_loss:.4}, \
@@ -305,10 +162,30 @@ fn warn_if_no_better_than_chance(outcome: &Outcome, train_counts: &[usize], plan
     );
 }
 
-/// One `--hidden` entry: a layer width, spaces around it allowed ("64, 32").
-fn parse_layer_size(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    text.parse().map_err(|_| format!("{text:?} is not a layer size (a positive whole number)"))
+/// Where the epochs' losses were heading at the end of a run.
+#[derive(Debug, PartialEq)]
+enum Trend {
+    /// Down in nearly every one of the last epochs: training was cut short.
+    Falling,
+    /// Up about as often as down: the loss wanders around a level.
+    Stalled { rises: usize, steps: usize },
+    /// A single epoch.
+    Unknown,
+}
+
+/// The trend over the last half of the epochs (at least the last two), not
+/// just the last step: a loss that wanders around a level falls in about
+/// half of its steps, one still learning in nearly all of them.
+fn loss_trend(losses: &[f64]) -> Trend {
+    let window = (losses.len() / 2).max(2);
+    let Some(recent) = losses.get(losses.len().saturating_sub(window)..).filter(|r| r.len() >= 2) else {
+        return Trend::Unknown;
+    };
+    let steps = recent.len() - 1;
+    let falls = recent.windows(2).filter(|w| w[1] < w[0]).count();
+    let (first, last) = (recent[0], recent[steps]);
+    // Falling in at least three steps out of four, and lower at the end.
+    if last < first && 4 * falls >= 3 * steps { Trend::Falling } else { Trend::Stalled { rises: steps - falls, steps } }
 }
 
 fn test_fraction_error(fraction: f64, e: &SplitError) -> anyhow::Error {
@@ -337,5 +214,21 @@ fn training_error(e: Error, options: &RunOptions) -> anyhow::Error {
             )
         }
         e => anyhow!(e).context("training failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trend_reads_more_than_the_last_two_epochs() {
+        assert_eq!(loss_trend(&[2.39, 2.38]), Trend::Falling);
+        assert_eq!(loss_trend(&[2.4]), Trend::Unknown);
+        // Around a level, with a last step down: not still falling.
+        let wandering = [7.9, 2.61, 2.56, 2.64, 2.63, 2.51, 2.57, 2.59, 2.49, 2.57, 2.47];
+        assert_eq!(loss_trend(&wandering), Trend::Stalled { rises: 2, steps: 4 });
+        let slow: Vec<f64> = (0..20).map(|k| 2.45 - 0.009 * f64::from(k)).collect();
+        assert_eq!(loss_trend(&slow), Trend::Falling);
     }
 }

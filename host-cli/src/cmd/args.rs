@@ -1,0 +1,464 @@
+//! Flag groups that every subcommand working on a network shares: the data,
+//! the architecture and the optimizer with its schedule.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{ArgAction, Args, ValueEnum};
+use host_cli::arch::{self, Architecture, HiddenActivation};
+use host_cli::data::{self, DatasetSpec, Defaults};
+use host_cli::optim::{AnyOptimizer, OptimizerKind};
+use host_cli::report::number;
+use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp};
+use mlp_core::schedule::{Schedule, Shape};
+use mlp_core::{Error, Hyperparameter, Init, TrainConfig};
+
+/// Which data, and how it is split.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// The data set.
+    #[arg(value_name = "DATASET", value_parser = dataset_parser())]
+    pub dataset: &'static DatasetSpec,
+
+    /// Read the samples from this file instead of the data set's file in fixtures/.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+
+    /// Fraction of each class held out for testing, in (0, 1) [digits: 0.2].
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    pub test_fraction: Option<f64>,
+
+    /// Seed of the split, the initial weights and the shuffles.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub seed: u64,
+}
+
+fn dataset_parser() -> impl TypedValueParser<Value = &'static DatasetSpec> {
+    PossibleValuesParser::new(data::DATASETS.iter().map(|spec| spec.name)).map(|name| {
+        // The possible values are exactly the table's names.
+        data::dataset_named(&name).unwrap_or(data::DATASETS[0])
+    })
+}
+
+impl DataArgs {
+    /// The held-out fraction, checked.
+    pub fn test_fraction(&self) -> anyhow::Result<f64> {
+        let fraction = self.test_fraction.unwrap_or(self.dataset.defaults.test_fraction);
+        if !(fraction > 0.0 && fraction < 1.0) {
+            bail!("invalid --test-fraction {}: must be greater than 0 and less than 1", number(fraction));
+        }
+        Ok(fraction)
+    }
+}
+
+/// The network: layer sizes, activation and initialiser.
+#[derive(Debug, Args)]
+pub struct ArchArgs {
+    #[arg(long, value_name = "SIZES", value_delimiter = ',', value_parser = parse_layer_size,
+          action = ArgAction::Set, allow_negative_numbers = true, help = hidden_help())]
+    pub hidden: Option<Vec<usize>>,
+
+    /// Activation of the hidden layers (the output layer gives logits for softmax cross-entropy).
+    #[arg(long, value_enum, default_value_t = HiddenActivation::Relu)]
+    pub activation: HiddenActivation,
+
+    /// Weight initialiser; auto is he-uniform for relu and leaky-relu, glorot-uniform for sigmoid and tanh.
+    #[arg(long, value_enum, default_value_t = InitName::Auto)]
+    pub init: InitName,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InitName {
+    /// he-uniform for relu and leaky-relu, glorot-uniform for sigmoid and tanh.
+    Auto,
+    HeUniform,
+    HeNormal,
+    GlorotUniform,
+    GlorotNormal,
+    LecunNormal,
+}
+
+impl ArchArgs {
+    /// The architecture for `spec`, checked against the compiled-in ones.
+    pub fn architecture(&self, spec: &DatasetSpec) -> anyhow::Result<Architecture> {
+        let arch = Architecture {
+            inputs: spec.format.features,
+            hidden: self.hidden.clone().unwrap_or_else(|| spec.defaults.hidden.to_vec()),
+            outputs: spec.format.classes,
+            activation: self.activation,
+        };
+        arch::check(&arch)?;
+        Ok(arch)
+    }
+
+    /// The initialiser, `auto` resolved.
+    pub fn init(&self) -> Init {
+        match self.init {
+            InitName::Auto => self.activation.default_init(),
+            InitName::HeUniform => Init::HeUniform,
+            InitName::HeNormal => Init::HeNormal,
+            InitName::GlorotUniform => Init::GlorotUniform,
+            InitName::GlorotNormal => Init::GlorotNormal,
+            InitName::LecunNormal => Init::LecunNormal,
+        }
+    }
+}
+
+/// `--hidden`'s help, with the sizes compiled in for each data set.
+fn hidden_help() -> String {
+    let per_dataset: Vec<String> = data::DATASETS
+        .iter()
+        .map(|spec| {
+            let lists = arch::supported_hidden(spec.format.features, spec.format.classes);
+            let lists: Vec<String> = lists.iter().map(|l| arch::join_hidden(l)).collect();
+            let default = arch::join_hidden(spec.defaults.hidden);
+            format!("{}: {} [default: {default}]", spec.name, lists.join(" "))
+        })
+        .collect();
+    format!("Hidden-layer sizes, first to last, comma-separated (32 or 64,32); compiled in: {}", per_dataset.join("; "))
+}
+
+/// `--lr`'s help, with each data set's rate per optimizer.
+fn lr_help() -> String {
+    let per_dataset: Vec<String> = data::DATASETS
+        .iter()
+        .map(|spec| {
+            let rates: Vec<String> = OptimizerKind::ALL
+                .iter()
+                .map(|&kind| format!("{} {}", kind.with_defaults(0.9).name(), number(spec.defaults.lr.get(kind))))
+                .collect();
+            format!("[{}: {}]", spec.name, rates.join(", "))
+        })
+        .collect();
+    format!("Base learning rate, positive {}", per_dataset.join(" "))
+}
+
+/// One `--hidden` entry: a layer width, spaces around it allowed ("64, 32").
+fn parse_layer_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    text.parse().map_err(|_| format!("{text:?} is not a layer size (a positive whole number)"))
+}
+
+/// How to train: epochs, batches, the update rule, its schedule and penalties.
+#[derive(Debug, Args)]
+pub struct OptimizerArgs {
+    /// Passes over the training set [digits: 100].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub epochs: Option<u64>,
+
+    /// Samples per optimizer step, at most the number of training samples [digits: 32].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub batch_size: Option<usize>,
+
+    /// The update rule [default: momentum].
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub optimizer: Option<OptimizerKind>,
+
+    /// Shorthand for --optimizer nesterov.
+    #[arg(long, conflicts_with = "optimizer")]
+    pub nesterov: bool,
+
+    #[arg(long, value_name = "RATE", allow_negative_numbers = true, help = lr_help())]
+    pub lr: Option<f64>,
+
+    /// Momentum μ of momentum and nesterov, in (0, 1) [digits: 0.9].
+    #[arg(long, value_name = "MU", allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
+
+    /// Adam's and AdamW's first-moment decay β1, in [0, 1) [default: 0.9].
+    #[arg(long, value_name = "B", allow_negative_numbers = true)]
+    pub beta1: Option<f64>,
+
+    /// Adam's and AdamW's second-moment decay β2, in [0, 1) [default: 0.999].
+    #[arg(long, value_name = "B", allow_negative_numbers = true)]
+    pub beta2: Option<f64>,
+
+    /// ε added to the root of the squared-gradient average (adagrad, rmsprop, adam, adamw)
+    /// [default: adagrad 1e-10, others 1e-8].
+    #[arg(long, value_name = "EPS", allow_negative_numbers = true)]
+    pub eps: Option<f64>,
+
+    /// RMSprop's squared-gradient decay ρ, in (0, 1) [default: 0.99].
+    #[arg(long, value_name = "RHO", allow_negative_numbers = true)]
+    pub rho: Option<f64>,
+
+    /// AdamW's decoupled weight decay λ: w *= 1 - lr·λ before each step [default: 0.01].
+    #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+
+    /// L2 penalty on weights, scikit-learn scaling: gradient += l2·W/batch [digits: 1e-3; adamw 0].
+    #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true)]
+    pub l2: Option<f64>,
+
+    /// L1 penalty on weights: gradient += l1·sign(W)/batch.
+    #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true, default_value_t = 0.0)]
+    pub l1: f64,
+
+    /// Scale the mean gradient down to this global norm when it is longer; 0 for no clipping.
+    #[arg(long, value_name = "NORM", allow_negative_numbers = true, default_value_t = 0.0)]
+    pub clip_norm: f64,
+
+    /// How the learning rate changes from epoch to epoch [default: inverse-time with --decay, else constant].
+    #[arg(long, value_enum, value_name = "SHAPE")]
+    pub schedule: Option<ScheduleKind>,
+
+    /// Inverse-time decay: in epoch t (from 0) the rate is lr / (1 + decay·t) [default: 0.01].
+    #[arg(long, value_name = "D", allow_negative_numbers = true)]
+    pub decay: Option<f64>,
+
+    /// Step schedule: epochs between two cuts of the rate [default: 30].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub step_every: Option<u32>,
+
+    /// Factor of each cut (step) or of each epoch (exp), in (0, 1] [default: step 0.1, exp 0.95].
+    #[arg(long, value_name = "G", allow_negative_numbers = true)]
+    pub gamma: Option<f64>,
+
+    /// Cosine schedule: the rate at the end of the run, below --lr [default: 0].
+    #[arg(long, value_name = "RATE", allow_negative_numbers = true)]
+    pub min_lr: Option<f64>,
+
+    /// Epochs of linear warm-up: epoch t < N runs at (t + 1)/(N + 1) of the scheduled rate.
+    #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true)]
+    pub warmup: u32,
+}
+
+/// The learning-rate schedules, as `--schedule` takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ScheduleKind {
+    /// lr in every epoch
+    Constant,
+    /// lr / (1 + decay·t)
+    InverseTime,
+    /// lr · gamma^⌊t / step-every⌋
+    Step,
+    /// lr · gamma^t
+    Exp,
+    /// from lr down to min-lr along half a cosine
+    Cosine,
+}
+
+impl ScheduleKind {
+    fn name(self) -> &'static str {
+        match self {
+            ScheduleKind::Constant => "constant",
+            ScheduleKind::InverseTime => "inverse-time",
+            ScheduleKind::Step => "step",
+            ScheduleKind::Exp => "exp",
+            ScheduleKind::Cosine => "cosine",
+        }
+    }
+}
+
+/// More epochs than anyone would wait for (digits with the defaults: over
+/// half an hour) is taken for a typing mistake rather than started.
+pub const MAX_EPOCHS: u32 = 1_000_000;
+
+/// The smallest learning rate a schedule may reach, as a fraction of the
+/// base rate. Below it the weights barely move (while momentum's velocity
+/// keeps them drifting), so such a schedule is a typing mistake, not a plan.
+pub const MIN_RATE_FRACTION: f64 = 1e-6;
+
+/// A flag's name and the rules or schedules it applies to, for the error
+/// that refuses it elsewhere.
+fn refuse(flag: &str, given: bool, used_by: &str, chosen: &str) -> anyhow::Result<()> {
+    if given {
+        bail!("{flag} does not apply to {chosen} (it is used by {used_by})");
+    }
+    Ok(())
+}
+
+impl OptimizerArgs {
+    /// The rule chosen by `--optimizer` or `--nesterov`.
+    pub fn kind(&self) -> OptimizerKind {
+        match (self.optimizer, self.nesterov) {
+            (Some(kind), _) => kind,
+            (None, true) => OptimizerKind::Nesterov,
+            (None, false) => OptimizerKind::Momentum,
+        }
+    }
+
+    /// The training configuration: the data set's defaults where a flag is
+    /// left out, every flag checked as the network's `f32` will see it.
+    pub fn config(&self, defaults: &Defaults) -> anyhow::Result<TrainConfig<AnyOptimizer>> {
+        let epochs = self.epochs.unwrap_or(defaults.epochs.into());
+        if epochs > MAX_EPOCHS.into() {
+            bail!("invalid --epochs {epochs}: must be at most {MAX_EPOCHS}");
+        }
+        let epochs = epochs as u32; // at most MAX_EPOCHS, checked above
+        let kind = self.kind();
+        let optimizer = self.optimizer_for(kind, defaults)?;
+        let schedule = self.schedule(defaults.lr.get(kind))?;
+        let l2 = self.l2.unwrap_or(if kind == OptimizerKind::AdamW { 0.0 } else { defaults.l2 });
+        let config = TrainConfig {
+            epochs,
+            batch_size: self.batch_size.unwrap_or(defaults.batch_size),
+            optimizer,
+            schedule,
+            l2,
+            l1: self.l1,
+            clip_norm: self.clip_norm,
+        };
+        config.check::<f32>().map_err(|e| self.hyperparameter_error(e, &config))?;
+        self.check_rate_floor(&config)?;
+        Ok(config)
+    }
+
+    /// The rule with its flags; a flag the rule does not use is an error.
+    fn optimizer_for(&self, kind: OptimizerKind, defaults: &Defaults) -> anyhow::Result<AnyOptimizer> {
+        let chosen =
+            format!("--optimizer {}", kind.to_possible_value().map_or("?".into(), |v| v.get_name().to_owned()));
+        let uses = |kinds: &[OptimizerKind]| kinds.contains(&kind);
+        use OptimizerKind as K;
+        refuse(
+            "--momentum",
+            self.momentum.is_some() && !uses(&[K::Momentum, K::Nesterov]),
+            "momentum and nesterov",
+            &chosen,
+        )?;
+        refuse("--beta1", self.beta1.is_some() && !uses(&[K::Adam, K::AdamW]), "adam and adamw", &chosen)?;
+        refuse("--beta2", self.beta2.is_some() && !uses(&[K::Adam, K::AdamW]), "adam and adamw", &chosen)?;
+        refuse(
+            "--eps",
+            self.eps.is_some() && !uses(&[K::Adagrad, K::RmsProp, K::Adam, K::AdamW]),
+            "adagrad, rmsprop, adam and adamw",
+            &chosen,
+        )?;
+        refuse("--rho", self.rho.is_some() && kind != K::RmsProp, "rmsprop", &chosen)?;
+        refuse("--weight-decay", self.weight_decay.is_some() && kind != K::AdamW, "adamw", &chosen)?;
+        let momentum = self.momentum.unwrap_or(defaults.momentum);
+        if momentum == 0.0 && uses(&[K::Momentum, K::Nesterov]) {
+            let flag = if self.nesterov { "--nesterov" } else { &chosen };
+            bail!("invalid --momentum 0: {flag} needs a positive momentum (--optimizer sgd has none)");
+        }
+        Ok(match kind.with_defaults(momentum) {
+            AnyOptimizer::Adagrad(d) => AnyOptimizer::Adagrad(Adagrad { eps: self.eps.unwrap_or(d.eps) }),
+            AnyOptimizer::RmsProp(d) => {
+                AnyOptimizer::RmsProp(RmsProp { rho: self.rho.unwrap_or(d.rho), eps: self.eps.unwrap_or(d.eps) })
+            }
+            AnyOptimizer::Adam(d) => AnyOptimizer::Adam(Adam {
+                beta1: self.beta1.unwrap_or(d.beta1),
+                beta2: self.beta2.unwrap_or(d.beta2),
+                eps: self.eps.unwrap_or(d.eps),
+            }),
+            AnyOptimizer::AdamW(d) => AnyOptimizer::AdamW(AdamW {
+                beta1: self.beta1.unwrap_or(d.beta1),
+                beta2: self.beta2.unwrap_or(d.beta2),
+                eps: self.eps.unwrap_or(d.eps),
+                weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
+            }),
+            other => other,
+        })
+    }
+
+    /// The schedule with its flags; a flag the schedule does not use is an error.
+    fn schedule(&self, default_lr: f64) -> anyhow::Result<Schedule> {
+        let kind = self.schedule.unwrap_or(if self.decay.is_some() {
+            ScheduleKind::InverseTime
+        } else {
+            ScheduleKind::Constant
+        });
+        let chosen = format!("--schedule {}", kind.name());
+        use ScheduleKind as S;
+        refuse("--decay", self.decay.is_some() && kind != S::InverseTime, "inverse-time", &chosen)?;
+        refuse("--step-every", self.step_every.is_some() && kind != S::Step, "step", &chosen)?;
+        refuse("--gamma", self.gamma.is_some() && !matches!(kind, S::Step | S::Exp), "step and exp", &chosen)?;
+        refuse("--min-lr", self.min_lr.is_some() && kind != S::Cosine, "cosine", &chosen)?;
+        let shape = match kind {
+            S::Constant => Shape::Constant,
+            S::InverseTime => Shape::InverseTime { decay: self.decay.unwrap_or(0.01) },
+            S::Step => Shape::Step { every: self.step_every.unwrap_or(30), gamma: self.gamma.unwrap_or(0.1) },
+            S::Exp => Shape::Exponential { gamma: self.gamma.unwrap_or(0.95) },
+            S::Cosine => Shape::Cosine { min_lr: self.min_lr.unwrap_or(0.0) },
+        };
+        Ok(Schedule { lr: self.lr.unwrap_or(default_lr), shape, warmup: self.warmup })
+    }
+
+    /// Refuses a schedule under which some epoch's rate falls below
+    /// [`MIN_RATE_FRACTION`] of the base rate, naming the flag to change.
+    fn check_rate_floor(&self, config: &TrainConfig<AnyOptimizer>) -> anyhow::Result<()> {
+        let schedule = config.schedule;
+        let checked = schedule.check::<f32>(config.epochs).map_err(|e| self.hyperparameter_error(e, config))?;
+        let floor = schedule.lr * MIN_RATE_FRACTION;
+        let Some(epoch) = (0..config.epochs).find(|&e| f64::from(checked.rate(e)) < floor) else {
+            return Ok(());
+        };
+        let rate = f64::from(checked.rate(epoch));
+        let cause = if epoch < schedule.warmup {
+            format!("--warmup {}", schedule.warmup)
+        } else {
+            match schedule.shape {
+                Shape::InverseTime { decay } => format!("--decay {}", number(decay)),
+                Shape::Step { gamma, .. } | Shape::Exponential { gamma } => format!("--gamma {}", number(gamma)),
+                Shape::Cosine { min_lr } => format!("--min-lr {}", number(min_lr)),
+                Shape::Constant => format!("--lr {}", number(schedule.lr)),
+            }
+        };
+        Err(anyhow!(
+            "invalid {cause}: epoch {} would train at a learning rate of {rate:.3e}, below {MIN_RATE_FRACTION:e} of \
+             --lr {} (the weights would all but stop moving); use a gentler schedule or fewer --epochs",
+            epoch + 1,
+            number(schedule.lr)
+        ))
+    }
+
+    /// Names the flag behind a hyperparameter the core rejected.
+    fn hyperparameter_error(&self, e: Error, config: &TrainConfig<AnyOptimizer>) -> anyhow::Error {
+        let Error::InvalidHyperparameter { name, requirement } = e else {
+            return anyhow!(e);
+        };
+        use Hyperparameter as H;
+        let optimizer = config.optimizer;
+        let shape = config.schedule.shape;
+        let (flag, value) = match name {
+            H::Epochs => ("--epochs", config.epochs.to_string()),
+            H::BatchSize => ("--batch-size", config.batch_size.to_string()),
+            H::LearningRate => ("--lr", number(config.schedule.lr)),
+            H::L2 => ("--l2", number(config.l2)),
+            H::L1 => ("--l1", number(config.l1)),
+            H::ClipNorm => ("--clip-norm", number(config.clip_norm)),
+            H::Warmup => ("--warmup", config.schedule.warmup.to_string()),
+            H::Momentum => match optimizer {
+                AnyOptimizer::Momentum(Momentum { momentum }) | AnyOptimizer::Nesterov(Nesterov { momentum }) => {
+                    ("--momentum", number(momentum))
+                }
+                _ => return anyhow!(e),
+            },
+            H::Beta1 | H::Beta2 | H::Epsilon | H::Rho | H::WeightDecay => {
+                let (beta1, beta2, eps, rho, weight_decay) = match optimizer {
+                    AnyOptimizer::Adagrad(o) => (0.0, 0.0, o.eps, 0.0, 0.0),
+                    AnyOptimizer::RmsProp(o) => (0.0, 0.0, o.eps, o.rho, 0.0),
+                    AnyOptimizer::Adam(o) => (o.beta1, o.beta2, o.eps, 0.0, 0.0),
+                    AnyOptimizer::AdamW(o) => (o.beta1, o.beta2, o.eps, 0.0, o.weight_decay),
+                    _ => return anyhow!(e),
+                };
+                match name {
+                    H::Beta1 => ("--beta1", number(beta1)),
+                    H::Beta2 => ("--beta2", number(beta2)),
+                    H::Epsilon => ("--eps", number(eps)),
+                    H::Rho => ("--rho", number(rho)),
+                    _ => ("--weight-decay", number(weight_decay)),
+                }
+            }
+            H::Decay => match shape {
+                Shape::InverseTime { decay } => ("--decay", number(decay)),
+                _ => return anyhow!(e),
+            },
+            H::StepEvery => match shape {
+                Shape::Step { every, .. } => ("--step-every", every.to_string()),
+                _ => return anyhow!(e),
+            },
+            H::Gamma => match shape {
+                Shape::Step { gamma, .. } | Shape::Exponential { gamma } => ("--gamma", number(gamma)),
+                _ => return anyhow!(e),
+            },
+            H::MinLearningRate => match shape {
+                Shape::Cosine { min_lr } => ("--min-lr", number(min_lr)),
+                _ => return anyhow!(e),
+            },
+            _ => return anyhow!(e),
+        };
+        anyhow!("invalid {flag} {value}: must be {requirement}")
+    }
+}
