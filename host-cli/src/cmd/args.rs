@@ -126,7 +126,7 @@ fn lr_help() -> String {
         .map(|spec| {
             let rates: Vec<String> = OptimizerKind::ALL
                 .iter()
-                .map(|&kind| format!("{} {}", kind.with_defaults(0.9).name(), number(spec.defaults.lr.get(kind))))
+                .map(|&kind| format!("{} {}", kind.name(), number(spec.defaults.lr.get(kind))))
                 .collect();
             format!("[{}: {}]", spec.name, rates.join(", "))
         })
@@ -307,8 +307,7 @@ impl OptimizerArgs {
 
     /// The rule with its flags; a flag the rule does not use is an error.
     fn optimizer_for(&self, kind: OptimizerKind, defaults: &Defaults) -> anyhow::Result<AnyOptimizer> {
-        let chosen =
-            format!("--optimizer {}", kind.to_possible_value().map_or("?".into(), |v| v.get_name().to_owned()));
+        let chosen = format!("--optimizer {}", kind.name());
         let uses = |kinds: &[OptimizerKind]| kinds.contains(&kind);
         use OptimizerKind as K;
         refuse(
