@@ -32,8 +32,8 @@ host_cli() {
 host_rounds() {
     for _ in $(seq "$1"); do
         host_cli "host-cli, baseline x86-64" baseline
-        host_cli "host-cli, vector unit picked at run time" detected
-        host_cli "host-cli, picked at run time, --init glorot-uniform" detected --init glorot-uniform
+        host_cli "host-cli, vector unit picked at run time" auto
+        host_cli "host-cli, picked at run time, --init glorot-uniform" auto --init glorot-uniform
     done
 }
 host_rounds $((repeats / 2))

@@ -323,6 +323,85 @@ fn fill_order<Ix: SampleIndex>(order: &mut [Ix], samples: usize) -> Result<(), E
     Ok(())
 }
 
+/// One optimizer step of the configured rule from the summed gradient.
+#[inline(always)]
+fn apply_step<N: Network, O: Optimizer>(
+    net: &mut N,
+    state: &mut TrainState<N, O>,
+    checked: &Checked<N::Scalar, O>,
+    batch_len: usize,
+) {
+    let persistent = &mut state.persistent;
+    persistent.steps = persistent.steps.saturating_add(1);
+    let mut step = checked.step(persistent.epoch, persistent.steps, batch_len);
+    if checked.clip_norm != N::Scalar::ZERO {
+        let scale = clip_scale(net, &mut state.gradients, &step, checked.clip_norm);
+        step.mean *= scale;
+        step.rate *= scale;
+    }
+    O::apply(&checked.rule, net, &mut state.gradients, &mut state.persistent.optimizer, &step);
+}
+
+/// What the batches of one epoch need beside the network, its state and the
+/// pair cache: the shuffled order, the loss, the checked configuration and
+/// the data. Handed to the function given to [`Learner::epoch_with`].
+pub struct Batches<'a, N: Network, O: Optimizer, L: Loss<N::Scalar, K>, Ix, const K: usize> {
+    order: &'a [Ix],
+    loss: L,
+    checked: &'a Checked<N::Scalar, O>,
+    data: Dataset<'a, N::Input, L::Target>,
+}
+
+/// The batches of one epoch: every sample's gradient summed in the shuffled
+/// order, one optimizer step per batch; returns the summed loss and the
+/// count of right predictions. [`Learner::epoch`] calls it; a host calls it
+/// through [`Learner::epoch_with`] from a function compiled for a wider
+/// vector unit. Taking the network, the state and the cache as arguments of
+/// their own lets the compiler assume they do not overlap, which keeps the
+/// kernels vectorised; reached through the fields of a struct, it cannot.
+#[inline(always)]
+pub fn run_batches<N, O, L, Ix, T, const K: usize>(
+    net: &mut N,
+    state: &mut TrainState<N, O>,
+    mut pair: Option<&mut PairCache<N>>,
+    batches: Batches<'_, N, O, L, Ix, K>,
+) -> (T, usize)
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; K]>,
+    O: Optimizer,
+    L: Loss<T, K>,
+    Ix: SampleIndex,
+{
+    let Batches { order, loss, checked, data } = batches;
+    let mut loss_sum = T::ZERO;
+    let mut correct = 0usize;
+    for batch in order.chunks(checked.config.batch_size.max(1)) {
+        let mut singles = batch;
+        if let Some(pair) = pair.as_deref_mut() {
+            let (pairs, odd) = batch.as_chunks::<2>();
+            for &[i, j] in pairs {
+                let (Some((x0, t0)), Some((x1, t1))) = (data.sample(i.index()), data.sample(j.index())) else {
+                    continue;
+                };
+                for (sample_loss, right) in accumulate_pair::<N, O, L, T, K>(net, state, pair, [x0, x1], [t0, t1]) {
+                    loss_sum += sample_loss;
+                    correct += usize::from(right);
+                }
+            }
+            singles = odd;
+        }
+        for &i in singles {
+            let Some((x, target)) = data.sample(i.index()) else { continue };
+            let (sample_loss, right) = accumulate_sample(net, state, loss, x, target);
+            loss_sum += sample_loss;
+            correct += usize::from(right);
+        }
+        apply_step(net, state, checked, batch.len());
+    }
+    (loss_sum, correct)
+}
+
 /// Trains a network: it borrows the network, its [`TrainState`] (whose
 /// persistent part holds the optimizer's state, the step and epoch counts and
 /// the random generator) and the shuffle order, and knows the loss and the
@@ -406,15 +485,7 @@ where
     /// [`accumulate_sample`] or an epoch), which is left at zero.
     #[inline(always)]
     pub fn step(&mut self, batch_len: usize) {
-        let persistent = &mut self.state.persistent;
-        persistent.steps = persistent.steps.saturating_add(1);
-        let mut step = self.checked.step(persistent.epoch, persistent.steps, batch_len);
-        if self.checked.clip_norm != T::ZERO {
-            let scale = clip_scale(self.net, &mut self.state.gradients, &step, self.checked.clip_norm);
-            step.mean *= scale;
-            step.rate *= scale;
-        }
-        O::apply(&self.checked.rule, self.net, &mut self.state.gradients, &mut self.state.persistent.optimizer, &step);
+        apply_step(self.net, self.state, &self.checked, batch_len);
     }
 
     /// One pass over the data in a freshly shuffled order, at the epoch the
@@ -429,44 +500,33 @@ where
     /// for a wider vector unit (`#[target_feature]`) gets the whole epoch in that code.
     #[inline(always)]
     pub fn epoch(&mut self, data: Dataset<'_, N::Input, L::Target>) -> Result<EpochMetrics<T>, Error> {
+        self.epoch_with(data, run_batches)
+    }
+
+    /// [`epoch`](Learner::epoch) with its batches run by `batches`, which
+    /// must call [`run_batches`] with the arguments it is given: a host wraps
+    /// that call in a function compiled for a wider vector unit
+    /// (`#[target_feature]`), so that the network, state and cache arrive as
+    /// arguments the compiler knows do not overlap.
+    #[inline(always)]
+    pub fn epoch_with(
+        &mut self,
+        data: Dataset<'_, N::Input, L::Target>,
+        batches: impl FnOnce(
+            &mut N,
+            &mut TrainState<N, O>,
+            Option<&mut PairCache<N>>,
+            Batches<'_, N, O, L, Ix, K>,
+        ) -> (T, usize),
+    ) -> Result<EpochMetrics<T>, Error> {
         data.check_inputs::<N>()?;
         data.check_targets::<L, T, K>()?;
         fill_order(self.order, data.len())?;
         shuffle(&mut self.state.persistent.rng, self.order);
         self.state.gradients.set_zero();
         let epoch = self.state.persistent.epoch;
-        let batch_size = self.checked.config.batch_size;
-        let mut loss_sum = T::ZERO;
-        let mut correct = 0usize;
-        let mut start = 0;
-        while start < self.order.len() {
-            let end = start.saturating_add(batch_size).min(self.order.len());
-            let Some(batch) = self.order.get(start..end) else { break };
-            let mut singles = batch;
-            if let Some(pair) = self.pair.as_deref_mut() {
-                let (pairs, odd) = batch.as_chunks::<2>();
-                for &[i, j] in pairs {
-                    let (Some((x0, t0)), Some((x1, t1))) = (data.sample(i.index()), data.sample(j.index())) else {
-                        continue;
-                    };
-                    for (loss, right) in
-                        accumulate_pair::<N, O, L, T, K>(self.net, self.state, pair, [x0, x1], [t0, t1])
-                    {
-                        loss_sum += loss;
-                        correct += usize::from(right);
-                    }
-                }
-                singles = odd;
-            }
-            for &i in singles {
-                let Some((x, target)) = data.sample(i.index()) else { continue };
-                let (loss, right) = accumulate_sample(self.net, self.state, self.loss, x, target);
-                loss_sum += loss;
-                correct += usize::from(right);
-            }
-            self.step(end - start);
-            start = end;
-        }
+        let plan = Batches { order: self.order, loss: self.loss, checked: &self.checked, data };
+        let (loss_sum, correct) = batches(self.net, self.state, self.pair.as_deref_mut(), plan);
         let train = Metrics::from_sums(loss_sum, correct, data.len());
         // ReLU maps NaN to 0, so NaN weights can hide behind a finite loss.
         if !train.loss.is_finite() || !self.net.parameters_finite() {

@@ -18,7 +18,10 @@
 use std::sync::OnceLock;
 
 use mlp_core::loss::Loss;
-use mlp_core::{Dataset, EpochMetrics, Error, Float, Learner, Network, Optimizer, SampleIndex};
+use mlp_core::{
+    Batches, Dataset, EpochMetrics, Error, Float, Learner, Network, Optimizer, PairCache, SampleIndex, TrainState,
+    run_batches,
+};
 
 /// The widest vector unit the training loop uses on this machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,29 +93,19 @@ pub fn vector_unit() -> VectorUnit {
     })
 }
 
-/// One epoch on the baseline vector unit.
-fn epoch_baseline<N, O, L, Ix, T, const K: usize>(
-    learner: &mut Learner<'_, N, O, L, Ix>,
-    data: Dataset<'_, N::Input, L::Target>,
-) -> Result<EpochMetrics<T>, Error>
-where
-    T: Float,
-    N: Network<Scalar = T, Output = [T; K]>,
-    O: Optimizer,
-    L: Loss<T, K>,
-    Ix: SampleIndex,
-{
-    learner.epoch(data)
-}
-
-/// The same epoch compiled for AVX2: [`Learner::epoch`] is
+/// The batches of an epoch compiled for AVX2: [`run_batches`] is
 /// `#[inline(always)]` down to its kernels, so all of it gets these features.
+/// The network, state and cache arrive as arguments of their own, so the
+/// compiler may assume they do not overlap and keeps the kernels' sums in
+/// vector registers.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn epoch_avx2<N, O, L, Ix, T, const K: usize>(
-    learner: &mut Learner<'_, N, O, L, Ix>,
-    data: Dataset<'_, N::Input, L::Target>,
-) -> Result<EpochMetrics<T>, Error>
+fn batches_avx2<N, O, L, Ix, T, const K: usize>(
+    net: &mut N,
+    state: &mut TrainState<N, O>,
+    pair: Option<&mut PairCache<N>>,
+    batches: Batches<'_, N, O, L, Ix, K>,
+) -> (T, usize)
 where
     T: Float,
     N: Network<Scalar = T, Output = [T; K]>,
@@ -120,7 +113,26 @@ where
     L: Loss<T, K>,
     Ix: SampleIndex,
 {
-    learner.epoch(data)
+    run_batches(net, state, pair, batches)
+}
+
+/// The batches of an epoch on the baseline vector unit, behind the same kind
+/// of function boundary as [`batches_avx2`].
+#[inline(never)]
+fn batches_baseline<N, O, L, Ix, T, const K: usize>(
+    net: &mut N,
+    state: &mut TrainState<N, O>,
+    pair: Option<&mut PairCache<N>>,
+    batches: Batches<'_, N, O, L, Ix, K>,
+) -> (T, usize)
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; K]>,
+    O: Optimizer,
+    L: Loss<T, K>,
+    Ix: SampleIndex,
+{
+    run_batches(net, state, pair, batches)
 }
 
 /// One epoch of `learner` ([`Learner::epoch`]) on the given vector unit
@@ -142,11 +154,13 @@ where
 {
     #[cfg(target_arch = "x86_64")]
     if unit == VectorUnit::Avx2 && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the line above confirmed that this CPU has AVX2.
-        return unsafe { epoch_avx2(learner, data) };
+        return learner.epoch_with(data, |net, state, pair, batches| {
+            // SAFETY: the line above confirmed that this CPU has AVX2.
+            unsafe { batches_avx2(net, state, pair, batches) }
+        });
     }
     let _ = unit;
-    epoch_baseline(learner, data)
+    learner.epoch_with(data, batches_baseline)
 }
 
 #[cfg(test)]
@@ -157,7 +171,7 @@ mod tests {
     use mlp_core::loss::SoftmaxCrossEntropy;
     use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp, Sgd};
     use mlp_core::schedule::{Schedule, Shape};
-    use mlp_core::{DefaultRng, Dense, Init, PairCache, SeedableRng, TrainConfig, TrainState, layers};
+    use mlp_core::{DefaultRng, Dense, Init, SeedableRng, TrainConfig, layers};
 
     /// A wide first layer (skips zero inputs on hosts), a narrow one (does not), three activations.
     type Net =
