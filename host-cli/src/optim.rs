@@ -149,11 +149,12 @@ impl Optimizer for AnyOptimizer {
     /// Once per step: the rule's own update on the buffers it uses (the
     /// first ones; the rest stay zero).
     ///
-    /// Out of line: it runs once per batch, and its arithmetic is element by
-    /// element, so the vector width changes no bit and little time; inlined,
-    /// all seven rules would be compiled twice (baseline and AVX2) into every
-    /// network's epoch, a quarter more build time for no measurable speed.
-    #[inline(never)]
+    /// Inlined into the epoch, so that the step runs on the epoch's vector
+    /// unit (AVX2 where there is one): about 4 % of the digits training time,
+    /// side by side with the step out of line and compiled for the baseline.
+    /// The cost is build time: every rule is compiled into both copies of
+    /// every network's epoch (about a quarter more for a clean build).
+    #[inline(always)]
     fn apply<N: Network>(
         rule: &AnyRule<N::Scalar>,
         net: &mut N,
