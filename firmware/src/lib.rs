@@ -13,6 +13,7 @@ use cortex_m_semihosting::{debug, hio};
 use defmt_semihosting as _; // the global defmt logger
 
 pub mod compare;
+pub mod digits;
 
 /// Ends the run: QEMU exits with status 0 if `ok`, 1 otherwise.
 pub fn exit(ok: bool) -> ! {

@@ -12,16 +12,12 @@
 #![no_main]
 
 use core::mem::size_of;
-use core::ops::ControlFlow;
 
 use cortex_m_rt::entry;
 use mlp_core::activation::Relu;
-use mlp_core::loss::SoftmaxCrossEntropy;
-use mlp_core::{
-    Chain, Dataset, DefaultRng, Dense, EpochMetrics, Frozen, Learner, Metrics, Network, SeedableRng, TrainState,
-    evaluate, layers,
-};
+use mlp_core::{Chain, DefaultRng, Dense, Frozen, Network, SeedableRng, TrainState, layers};
 use mlp_firmware::compare::{columns_from_bits, f32_from_bits, inputs_from_pixels, same_bit, same_bits, same_count};
+use mlp_firmware::digits::fit_and_evaluate;
 use mlp_firmware::{exit, stack};
 use static_cell::ConstStaticCell;
 
@@ -91,49 +87,13 @@ fn main() -> ! {
         defmt::error!("initialisation: {}", error);
         fail("initialisation refused")
     }
-    let train_set = match Dataset::new(&TRAIN_INPUTS, &TRAIN_LABELS) {
-        Ok(data) => data,
-        Err(error) => {
-            defmt::error!("training set: {}", error);
-            fail("training set refused")
-        }
-    };
     let config = finetune::FINETUNE_CONFIG;
     defmt::info!("fine-tuning the head on {=usize} digits: {}", SAMPLES, config);
-    let log = |m: &EpochMetrics<f32>, _: &Net| {
-        defmt::info!("epoch {=u32}: loss {=f32}, accuracy {=f32}", m.epoch, m.train.loss, m.train.accuracy);
-        ControlFlow::Continue(())
+    let digits = ((&TRAIN_INPUTS[..], &TRAIN_LABELS[..]), (&TEST_INPUTS[..], &TEST_LABELS[..]));
+    let (summary, test) = match fit_and_evaluate(net, state, order, &config, digits) {
+        Ok(done) => done,
+        Err(why) => fail(why),
     };
-    let summary = match Learner::new(net, state, order, SoftmaxCrossEntropy, &config)
-        .and_then(|mut learner| learner.fit(train_set, log))
-    {
-        Ok(summary) => summary,
-        Err(error) => {
-            defmt::error!("training: {}", error);
-            fail("training stopped")
-        }
-    };
-    let test_set = match Dataset::new(&TEST_INPUTS, &TEST_LABELS) {
-        Ok(data) => data,
-        Err(error) => {
-            defmt::error!("held-out set: {}", error);
-            fail("held-out set refused")
-        }
-    };
-    let test: Metrics<f32> = match evaluate(net, &mut state.scratch.activations, SoftmaxCrossEntropy, test_set) {
-        Ok(metrics) => metrics,
-        Err(error) => {
-            defmt::error!("evaluation: {}", error);
-            fail("evaluation refused")
-        }
-    };
-    defmt::info!(
-        "held-out accuracy {=f32} ({=usize} of {=usize}), loss {=f32}",
-        test.accuracy,
-        test.correct,
-        test.samples,
-        test.loss
-    );
 
     let last = summary.last.train;
     let checks = [
