@@ -8,12 +8,76 @@ use crate::float::Float;
 
 /// An element-wise activation `a = f(z)`.
 pub trait Activation: Copy + Default + core::fmt::Debug {
-    /// Name used in reports and model files.
+    /// Name used in reports.
     const NAME: &'static str;
+    /// Which one it is, as model files record it.
+    const KIND: ActivationKind;
     /// `f(z)`.
     fn apply<T: Float>(z: T) -> T;
     /// `f'(z)` expressed through `a = f(z)`.
     fn derivative_from_output<T: Float>(a: T) -> T;
+}
+
+/// The activations by value: what a model file stores for each layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum ActivationKind {
+    /// [`Identity`].
+    Identity = 0,
+    /// [`Sigmoid`].
+    Sigmoid = 1,
+    /// [`Tanh`].
+    Tanh = 2,
+    /// [`Relu`].
+    Relu = 3,
+    /// [`LeakyRelu`].
+    LeakyRelu = 4,
+}
+
+impl ActivationKind {
+    /// Every activation, by code.
+    pub const ALL: [ActivationKind; 5] = [
+        ActivationKind::Identity,
+        ActivationKind::Sigmoid,
+        ActivationKind::Tanh,
+        ActivationKind::Relu,
+        ActivationKind::LeakyRelu,
+    ];
+
+    /// Its code in model files.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The activation with model-file code `code`, if there is one.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(ActivationKind::Identity),
+            1 => Some(ActivationKind::Sigmoid),
+            2 => Some(ActivationKind::Tanh),
+            3 => Some(ActivationKind::Relu),
+            4 => Some(ActivationKind::LeakyRelu),
+            _ => None,
+        }
+    }
+
+    /// Its name, as [`Activation::NAME`] spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ActivationKind::Identity => Identity::NAME,
+            ActivationKind::Sigmoid => Sigmoid::NAME,
+            ActivationKind::Tanh => Tanh::NAME,
+            ActivationKind::Relu => Relu::NAME,
+            ActivationKind::LeakyRelu => LeakyRelu::NAME,
+        }
+    }
+}
+
+impl core::fmt::Display for ActivationKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// `f(z) = z`: linear output layers (regression, logits for a fused loss).
@@ -37,6 +101,7 @@ pub struct Relu;
 pub struct LeakyRelu;
 
 impl Activation for Identity {
+    const KIND: ActivationKind = ActivationKind::Identity;
     const NAME: &'static str = "identity";
     #[inline(always)]
     fn apply<T: Float>(z: T) -> T {
@@ -49,6 +114,7 @@ impl Activation for Identity {
 }
 
 impl Activation for Sigmoid {
+    const KIND: ActivationKind = ActivationKind::Sigmoid;
     const NAME: &'static str = "sigmoid";
     #[inline(always)]
     fn apply<T: Float>(z: T) -> T {
@@ -61,6 +127,7 @@ impl Activation for Sigmoid {
 }
 
 impl Activation for Tanh {
+    const KIND: ActivationKind = ActivationKind::Tanh;
     const NAME: &'static str = "tanh";
     #[inline(always)]
     fn apply<T: Float>(z: T) -> T {
@@ -73,6 +140,7 @@ impl Activation for Tanh {
 }
 
 impl Activation for Relu {
+    const KIND: ActivationKind = ActivationKind::Relu;
     const NAME: &'static str = "relu";
     #[inline(always)]
     fn apply<T: Float>(z: T) -> T {
@@ -88,6 +156,7 @@ impl Activation for Relu {
 pub const LEAKY_RELU_SLOPE: f64 = 0.01;
 
 impl Activation for LeakyRelu {
+    const KIND: ActivationKind = ActivationKind::LeakyRelu;
     const NAME: &'static str = "leaky-relu";
     #[inline(always)]
     fn apply<T: Float>(z: T) -> T {

@@ -116,6 +116,8 @@ pub enum Hyperparameter {
     BatchSize,
     /// The initialiser's range.
     InitialiserRange,
+    /// Layers kept fixed at the front of the network.
+    FrozenLayers,
 }
 
 impl Hyperparameter {
@@ -140,6 +142,7 @@ impl Hyperparameter {
             Hyperparameter::Epochs => "epochs",
             Hyperparameter::BatchSize => "batch size",
             Hyperparameter::InitialiserRange => "initialiser range",
+            Hyperparameter::FrozenLayers => "frozen layers",
         }
     }
 }

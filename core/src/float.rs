@@ -80,10 +80,21 @@ pub trait Float:
     /// Whether both values are ±0, tested on their bits: on a device one
     /// integer test for two inputs instead of two floating-point compares.
     fn both_zero(a: Self, b: Self) -> bool;
+
+    /// The scalar's code in model files ([`model`](crate::model)): 1 for `f32`, 2 for `f64`.
+    const FORMAT_CODE: u8;
+    /// Bytes of one value in a model file.
+    const BYTES: usize;
+    /// Writes the value little-endian into the first [`BYTES`](Float::BYTES)
+    /// of `out`; writes nothing if `out` is shorter.
+    fn write_le(self, out: &mut [u8]);
+    /// Reads a little-endian value from the first [`BYTES`](Float::BYTES) of
+    /// `bytes`, bit for bit; `None` if `bytes` is shorter.
+    fn read_le(bytes: &[u8]) -> Option<Self>;
 }
 
 macro_rules! impl_float {
-    ($t:ident, $exp:path, $ln:path, $ln_1p:path, $tanh:path, $cos:path, $sqrt:path, $fabs:path) => {
+    ($t:ident, $code:literal, $exp:path, $ln:path, $ln_1p:path, $tanh:path, $cos:path, $sqrt:path, $fabs:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -143,11 +154,23 @@ macro_rules! impl_float {
                 // Shifting out the sign leaves zero exactly for +0 and −0.
                 (a.to_bits() | b.to_bits()) << 1 == 0
             }
+            const FORMAT_CODE: u8 = $code;
+            const BYTES: usize = core::mem::size_of::<$t>();
+            #[inline]
+            fn write_le(self, out: &mut [u8]) {
+                if let Some(out) = out.first_chunk_mut::<{ core::mem::size_of::<$t>() }>() {
+                    *out = self.to_le_bytes();
+                }
+            }
+            #[inline]
+            fn read_le(bytes: &[u8]) -> Option<Self> {
+                bytes.first_chunk::<{ core::mem::size_of::<$t>() }>().map(|b| <$t>::from_le_bytes(*b))
+            }
         }
     };
 }
 
-impl_float!(f32, exp_f32, libm::logf, libm::log1pf, libm::tanhf, libm::cosf, libm::sqrtf, libm::fabsf);
+impl_float!(f32, 1, exp_f32, libm::logf, libm::log1pf, libm::tanhf, libm::cosf, libm::sqrtf, libm::fabsf);
 
 /// `f32`'s exp: on a vector unit the branch-free [`expf`], which vectorises
 /// across a softmax; on a scalar FPU `libm::expf` itself, whose early exits
@@ -161,7 +184,7 @@ fn exp_f32(x: f32) -> f32 {
 /// vector unit (a host). Kernels and math routines pick their loop shapes by
 /// it; every choice gives the same bits, which the cross-checks prove.
 pub(crate) const SCALAR_FPU: bool = !cfg!(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"));
-impl_float!(f64, libm::exp, libm::log, libm::log1p, libm::tanh, libm::cos, libm::sqrt, libm::fabs);
+impl_float!(f64, 2, libm::exp, libm::log, libm::log1p, libm::tanh, libm::cos, libm::sqrt, libm::fabs);
 
 /// e^x with exactly the bits of `libm::expf` (FreeBSD's `e_expf.c`) for every
 /// input, NaNs included, but branch-free: every path is computed and the

@@ -13,7 +13,7 @@ use core::marker::PhantomData;
 
 use nalgebra::{ArrayStorage, SMatrix, SVector};
 
-use crate::activation::{Activation, Identity};
+use crate::activation::{Activation, ActivationKind, Identity};
 use crate::buffer::{Zeroed, column, column_mut};
 use crate::error::Error;
 use crate::float::{Float, SCALAR_FPU};
@@ -478,6 +478,10 @@ pub trait Layer: sealed::Sealed {
     const OUTPUTS: usize;
     /// Trainable parameters (0 for a frozen layer).
     const PARAMETERS: usize;
+    /// Every parameter, trainable or not: `INPUTS × OUTPUTS + OUTPUTS`.
+    const ALL_PARAMETERS: usize;
+    /// Its activation.
+    const ACTIVATION: ActivationKind;
     /// Whether it trains.
     const TRAINABLE: bool;
 
@@ -552,6 +556,8 @@ macro_rules! layer_common {
         type Activation = SVector<T, O>;
         const INPUTS: usize = I;
         const OUTPUTS: usize = O;
+        const ALL_PARAMETERS: usize = I * O + O;
+        const ACTIVATION: ActivationKind = A::KIND;
 
         #[inline(always)]
         fn output(activation: &SVector<T, O>) -> &[T; O] {
@@ -571,7 +577,8 @@ macro_rules! layer_common {
         }
         fn for_each_parameter(&self, layer: usize, f: &mut impl FnMut(Slot, &[T])) {
             let dense = self.dense();
-            let slot = |part| Slot { layer, part, frozen: !Self::TRAINABLE, inputs: I, outputs: O };
+            let slot =
+                |part| Slot { layer, part, frozen: !Self::TRAINABLE, inputs: I, outputs: O, activation: A::KIND };
             f(slot(Part::Weights), dense.weights.as_slice());
             f(slot(Part::Biases), dense.biases.as_slice());
         }
@@ -623,7 +630,7 @@ impl<T: Float, const I: usize, const O: usize, A: Activation> Layer for Dense<T,
 
     #[inline(always)]
     fn for_each_trainable_mut(&mut self, layer: usize, first_slot: usize, f: &mut impl FnMut(Slot, usize, &mut [T])) {
-        let slot = |part| Slot { layer, part, frozen: false, inputs: I, outputs: O };
+        let slot = |part| Slot { layer, part, frozen: false, inputs: I, outputs: O, activation: A::KIND };
         f(slot(Part::Weights), first_slot, self.weights.as_mut_slice());
         f(slot(Part::Biases), first_slot + 1, self.biases.as_mut_slice());
     }

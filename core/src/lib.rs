@@ -108,6 +108,7 @@ pub mod init;
 mod layer;
 pub mod loss;
 mod metrics;
+pub mod model;
 mod network;
 pub mod optim;
 mod rng;

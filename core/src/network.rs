@@ -108,6 +108,13 @@ pub trait Network: Sized {
     const OUTPUTS: usize;
     /// Number of trainable parameters (weights and biases).
     const PARAMETERS: usize;
+    /// Number of layers, frozen ones included.
+    const LAYERS: usize;
+    /// Number of parameters, frozen ones included: what a model file stores.
+    const ALL_PARAMETERS: usize;
+    /// Bytes of this network's model file (no optional sections), so
+    /// firmware can size a static buffer: see [`model`](crate::model).
+    const MODEL_BYTES: usize = crate::model::model_bytes::<Self>();
 
     /// Bytes of RAM the network value occupies (a frozen layer's parameters live
     /// elsewhere and count only as the reference to them).
@@ -245,6 +252,10 @@ pub trait Network: Sized {
         first_slot: usize,
         f: &mut impl FnMut(Slot, usize, &mut [Self::Scalar]),
     );
+
+    /// Calls `f` with each layer's index (counted from `first`) and its
+    /// description, from the types alone: what a model file's layer table holds.
+    fn describe_layers(first: usize, f: &mut impl FnMut(usize, crate::model::LayerRecord));
 
     /// The values of one sample.
     fn input_values(x: &Self::Input) -> &[Self::Scalar];
@@ -424,6 +435,15 @@ impl<N: Network> Default for PairCache<N> {
     }
 }
 
+fn layer_record<L: Layer>() -> crate::model::LayerRecord {
+    crate::model::LayerRecord {
+        inputs: L::INPUTS,
+        outputs: L::OUTPUTS,
+        activation: L::ACTIVATION,
+        frozen: !L::TRAINABLE,
+    }
+}
+
 /// A single layer is a whole network.
 impl<L: Layer> Network for L {
     type Scalar = L::Scalar;
@@ -435,6 +455,8 @@ impl<L: Layer> Network for L {
     const INPUTS: usize = L::INPUTS;
     const OUTPUTS: usize = L::OUTPUTS;
     const PARAMETERS: usize = L::PARAMETERS;
+    const LAYERS: usize = 1;
+    const ALL_PARAMETERS: usize = L::ALL_PARAMETERS;
 
     #[inline(always)]
     fn forward<'c>(&self, x: &L::Input, activations: &'c mut L::Activation) -> &'c L::Output {
@@ -496,6 +518,10 @@ impl<L: Layer> Network for L {
         Layer::for_each_trainable_mut(self, layer, first_slot, f);
     }
 
+    fn describe_layers(first: usize, f: &mut impl FnMut(usize, crate::model::LayerRecord)) {
+        f(first, layer_record::<L>());
+    }
+
     fn input_values(x: &L::Input) -> &[L::Scalar] {
         L::input_values(x)
     }
@@ -529,6 +555,8 @@ where
     const INPUTS: usize = L::INPUTS;
     const OUTPUTS: usize = Tail::OUTPUTS;
     const PARAMETERS: usize = L::PARAMETERS + Tail::PARAMETERS;
+    const LAYERS: usize = 1 + Tail::LAYERS;
+    const ALL_PARAMETERS: usize = L::ALL_PARAMETERS + Tail::ALL_PARAMETERS;
 
     #[inline(always)]
     fn forward<'c>(&self, x: &L::Input, activations: &'c mut Self::Activations) -> &'c Tail::Output {
@@ -620,6 +648,11 @@ where
     ) {
         Layer::for_each_trainable_mut(&mut self.head, layer, first_slot, f);
         self.tail.walk_trainable_mut(layer + 1, first_slot + <L::Gradients as Slots<L::Scalar>>::SLOTS, f);
+    }
+
+    fn describe_layers(first: usize, f: &mut impl FnMut(usize, crate::model::LayerRecord)) {
+        f(first, layer_record::<L>());
+        Tail::describe_layers(first + 1, f);
     }
 
     fn input_values(x: &L::Input) -> &[L::Scalar] {

@@ -57,13 +57,31 @@ pub trait Optimizer: Copy + Debug + PartialEq {
     const NAME: &'static str;
     /// Buffers shaped like the trainable parameters that its state holds.
     const BUFFERS: usize;
+    /// Hyperparameters its [`record`](Optimizer::record) holds (for a type
+    /// that stands for several rules, the most).
+    const HYPERPARAMETERS: usize;
     /// Its state for a network whose gradient buffer is `G`: `[G; BUFFERS]`.
-    type State<G: Zeroed>: Zeroed;
+    type State<G: Zeroed>: Zeroed + AsRef<[G]> + AsMut<[G]>;
     /// The hyperparameters, checked and rounded to the network's scalar.
     type Rule<T: Float>: Copy + Debug + PartialEq;
 
     /// Validates every hyperparameter, both as given and as `T` will see it.
     fn check<T: Float>(&self) -> Result<Self::Rule<T>, Error>;
+
+    /// Its kind and hyperparameters, as a checkpoint stores them.
+    fn record(&self) -> OptimizerRecord;
+
+    /// The optimizer a checkpoint's record describes, or `None` if the
+    /// record is of another kind (hyperparameters are checked later, by
+    /// [`check`](Optimizer::check)).
+    fn from_record(record: &OptimizerRecord) -> Option<Self>;
+
+    /// How many of the state's buffers the configured rule uses (a
+    /// checkpoint stores these): [`BUFFERS`](Optimizer::BUFFERS) unless one
+    /// type stands for several rules.
+    fn buffers_in_use(&self) -> usize {
+        Self::BUFFERS
+    }
 
     /// One step on every trainable parameter of `net` from its summed
     /// gradient, which is left at zero for the next batch.
@@ -74,6 +92,138 @@ pub trait Optimizer: Copy + Debug + PartialEq {
         state: &mut Self::State<N::Gradients>,
         step: &Step<N::Scalar>,
     );
+}
+
+/// The update rules by value: what a checkpoint stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[repr(u8)]
+pub enum OptimizerKind {
+    /// [`Sgd`].
+    Sgd = 1,
+    /// [`Momentum`].
+    Momentum = 2,
+    /// [`Nesterov`].
+    Nesterov = 3,
+    /// [`Adagrad`].
+    Adagrad = 4,
+    /// [`RmsProp`].
+    RmsProp = 5,
+    /// [`Adam`].
+    Adam = 6,
+    /// [`AdamW`].
+    AdamW = 7,
+}
+
+impl OptimizerKind {
+    /// Every kind, by code.
+    pub const ALL: [OptimizerKind; 7] = [
+        OptimizerKind::Sgd,
+        OptimizerKind::Momentum,
+        OptimizerKind::Nesterov,
+        OptimizerKind::Adagrad,
+        OptimizerKind::RmsProp,
+        OptimizerKind::Adam,
+        OptimizerKind::AdamW,
+    ];
+
+    /// Its code in model files.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The kind with model-file code `code`, if there is one.
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(OptimizerKind::Sgd),
+            2 => Some(OptimizerKind::Momentum),
+            3 => Some(OptimizerKind::Nesterov),
+            4 => Some(OptimizerKind::Adagrad),
+            5 => Some(OptimizerKind::RmsProp),
+            6 => Some(OptimizerKind::Adam),
+            7 => Some(OptimizerKind::AdamW),
+            _ => None,
+        }
+    }
+
+    /// Its name, as the optimizer's [`Optimizer::NAME`].
+    pub const fn name(self) -> &'static str {
+        match self {
+            OptimizerKind::Sgd => Sgd::NAME,
+            OptimizerKind::Momentum => Momentum::NAME,
+            OptimizerKind::Nesterov => Nesterov::NAME,
+            OptimizerKind::Adagrad => Adagrad::NAME,
+            OptimizerKind::RmsProp => RmsProp::NAME,
+            OptimizerKind::Adam => Adam::NAME,
+            OptimizerKind::AdamW => AdamW::NAME,
+        }
+    }
+
+    /// The names of its hyperparameters, in the order a record stores them.
+    pub const fn hyperparameter_names(self) -> &'static [&'static str] {
+        match self {
+            OptimizerKind::Sgd => &[],
+            OptimizerKind::Momentum | OptimizerKind::Nesterov => &["momentum"],
+            OptimizerKind::Adagrad => &["eps"],
+            OptimizerKind::RmsProp => &["rho", "eps"],
+            OptimizerKind::Adam => &["beta1", "beta2", "eps"],
+            OptimizerKind::AdamW => &["beta1", "beta2", "eps", "weight_decay"],
+        }
+    }
+
+    /// The state buffers the rule keeps.
+    pub const fn buffers(self) -> usize {
+        match self {
+            OptimizerKind::Sgd => 0,
+            OptimizerKind::Adam | OptimizerKind::AdamW => 2,
+            _ => 1,
+        }
+    }
+}
+
+impl core::fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An optimizer's kind and hyperparameters (as configured, in `f64`): the
+/// optimizer part of a checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OptimizerRecord {
+    /// Which rule.
+    pub kind: OptimizerKind,
+    values: [f64; OptimizerRecord::MAX_HYPERPARAMETERS],
+}
+
+impl OptimizerRecord {
+    /// The most hyperparameters any rule has.
+    pub const MAX_HYPERPARAMETERS: usize = 4;
+
+    /// A record of `kind` with its hyperparameters, in the order of
+    /// [`OptimizerKind::hyperparameter_names`]; `None` if their number is wrong.
+    pub fn try_new(kind: OptimizerKind, hyperparameters: &[f64]) -> Option<Self> {
+        if hyperparameters.len() != kind.hyperparameter_names().len() {
+            return None;
+        }
+        let mut values = [0.0; Self::MAX_HYPERPARAMETERS];
+        for (slot, &value) in values.iter_mut().zip(hyperparameters) {
+            *slot = value;
+        }
+        Some(OptimizerRecord { kind, values })
+    }
+
+    /// [`try_new`](Self::try_new) for the core's own rules, whose counts are right by construction.
+    fn new(kind: OptimizerKind, hyperparameters: &[f64]) -> Self {
+        Self::try_new(kind, hyperparameters).unwrap_or(OptimizerRecord { kind, values: [0.0; 4] })
+    }
+
+    /// Its hyperparameters, as many as the kind has.
+    pub fn hyperparameters(&self) -> &[f64] {
+        let count = self.kind.hyperparameter_names().len();
+        self.values.get(..count).unwrap_or(&[])
+    }
 }
 
 /// What one step needs beside the rule: computed once per batch.
@@ -91,6 +241,10 @@ pub struct Step<T> {
     pub l1: T,
     /// 1-based number of this step (Adam's bias correction).
     pub t: u32,
+    /// Layers at the front that do not train (see
+    /// [`TrainConfig::frozen_layers`](crate::TrainConfig::frozen_layers)):
+    /// their gradient is discarded and their state left as it is.
+    pub frozen_layers: usize,
 }
 
 /// The penalty of one slice's gradients, decided once per slice so that each
@@ -225,9 +379,17 @@ fn for_each_slice<N: Network, const K: usize>(
     net: &mut N,
     gradients: &mut N::Gradients,
     state: &mut [N::Gradients; K],
+    step: &Step<N::Scalar>,
     mut f: impl FnMut(Part, &mut [N::Scalar], &mut [N::Scalar], [&mut [N::Scalar]; K]),
 ) {
-    net.for_each_trainable_zip(gradients, state.each_mut(), |slot, w, g, s| f(slot.part, w, g, s));
+    let frozen_layers = step.frozen_layers;
+    net.for_each_trainable_zip(gradients, state.each_mut(), |slot, w, g, s| {
+        if slot.layer < frozen_layers {
+            g.fill(N::Scalar::ZERO);
+        } else {
+            f(slot.part, w, g, s);
+        }
+    });
 }
 
 /// The global norm of the mean (penalised) gradient, summed in the walk's
@@ -240,6 +402,9 @@ pub(crate) fn clip_scale<N: Network>(
 ) -> N::Scalar {
     let mut sum = N::Scalar::ZERO;
     net.for_each_trainable_zip(gradients, [], |slot, w, g, []| {
+        if slot.layer < step.frozen_layers {
+            return;
+        }
         for (&w, &g) in w.iter().zip(g.iter()) {
             let mean = step.penalized(slot.part, g, w) * step.mean;
             sum += mean * mean;
@@ -309,8 +474,20 @@ pub struct Sgd;
 impl Optimizer for Sgd {
     const NAME: &'static str = "sgd";
     const BUFFERS: usize = 0;
+    const HYPERPARAMETERS: usize = 0;
     type State<G: Zeroed> = [G; 0];
     type Rule<T: Float> = Sgd;
+
+    fn record(&self) -> OptimizerRecord {
+        OptimizerRecord::new(OptimizerKind::Sgd, &[])
+    }
+
+    fn from_record(record: &OptimizerRecord) -> Option<Self> {
+        match (record.kind, record.hyperparameters()) {
+            (OptimizerKind::Sgd, []) => Some(Sgd),
+            _ => None,
+        }
+    }
 
     fn check<T: Float>(&self) -> Result<Sgd, Error> {
         Ok(Sgd)
@@ -324,7 +501,7 @@ impl Optimizer for Sgd {
         state: &mut [N::Gradients; 0],
         step: &Step<N::Scalar>,
     ) {
-        for_each_slice(net, gradients, state, |part, w, g, []| {
+        for_each_slice(net, gradients, state, step, |part, w, g, []| {
             // Copied here, inside the per-slice closure, so that the loop keeps
             // them in registers rather than reloading them from the caller's
             // frame after every store (the compiler cannot rule out aliasing).
@@ -363,8 +540,20 @@ pub struct MomentumRule<T> {
 impl Optimizer for Momentum {
     const NAME: &'static str = "momentum";
     const BUFFERS: usize = 1;
+    const HYPERPARAMETERS: usize = 1;
     type State<G: Zeroed> = [G; 1];
     type Rule<T: Float> = MomentumRule<T>;
+
+    fn record(&self) -> OptimizerRecord {
+        OptimizerRecord::new(OptimizerKind::Momentum, &[self.momentum])
+    }
+
+    fn from_record(record: &OptimizerRecord) -> Option<Self> {
+        match (record.kind, record.hyperparameters()) {
+            (OptimizerKind::Momentum, &[momentum]) => Some(Momentum { momentum }),
+            _ => None,
+        }
+    }
 
     fn check<T: Float>(&self) -> Result<MomentumRule<T>, Error> {
         Ok(MomentumRule { momentum: check_decay(self.momentum, Hyperparameter::Momentum, true)? })
@@ -378,7 +567,7 @@ impl Optimizer for Momentum {
         state: &mut [N::Gradients; 1],
         step: &Step<N::Scalar>,
     ) {
-        for_each_slice(net, gradients, state, |part, w, g, [v]| {
+        for_each_slice(net, gradients, state, step, |part, w, g, [v]| {
             let (rate, momentum) = (step.rate, rule.momentum); // in registers: see `Sgd::apply`
             with_penalty!(step, part, |pen| sweep1(w, g, v, |w, g, v| {
                 let velocity = momentum * *v - rate * pen(g, *w);
@@ -411,8 +600,20 @@ impl Default for Nesterov {
 impl Optimizer for Nesterov {
     const NAME: &'static str = "nesterov";
     const BUFFERS: usize = 1;
+    const HYPERPARAMETERS: usize = 1;
     type State<G: Zeroed> = [G; 1];
     type Rule<T: Float> = MomentumRule<T>;
+
+    fn record(&self) -> OptimizerRecord {
+        OptimizerRecord::new(OptimizerKind::Nesterov, &[self.momentum])
+    }
+
+    fn from_record(record: &OptimizerRecord) -> Option<Self> {
+        match (record.kind, record.hyperparameters()) {
+            (OptimizerKind::Nesterov, &[momentum]) => Some(Nesterov { momentum }),
+            _ => None,
+        }
+    }
 
     fn check<T: Float>(&self) -> Result<MomentumRule<T>, Error> {
         Ok(MomentumRule { momentum: check_decay(self.momentum, Hyperparameter::Momentum, true)? })
@@ -426,7 +627,7 @@ impl Optimizer for Nesterov {
         state: &mut [N::Gradients; 1],
         step: &Step<N::Scalar>,
     ) {
-        for_each_slice(net, gradients, state, |part, w, g, [v]| {
+        for_each_slice(net, gradients, state, step, |part, w, g, [v]| {
             let (rate, momentum) = (step.rate, rule.momentum); // in registers: see `Sgd::apply`
             with_penalty!(step, part, |pen| sweep1(w, g, v, |w, g, v| {
                 let step = rate * pen(g, *w);
@@ -467,8 +668,20 @@ pub struct AdagradRule<T> {
 impl Optimizer for Adagrad {
     const NAME: &'static str = "adagrad";
     const BUFFERS: usize = 1;
+    const HYPERPARAMETERS: usize = 1;
     type State<G: Zeroed> = [G; 1];
     type Rule<T: Float> = AdagradRule<T>;
+
+    fn record(&self) -> OptimizerRecord {
+        OptimizerRecord::new(OptimizerKind::Adagrad, &[self.eps])
+    }
+
+    fn from_record(record: &OptimizerRecord) -> Option<Self> {
+        match (record.kind, record.hyperparameters()) {
+            (OptimizerKind::Adagrad, &[eps]) => Some(Adagrad { eps }),
+            _ => None,
+        }
+    }
 
     fn check<T: Float>(&self) -> Result<AdagradRule<T>, Error> {
         Ok(AdagradRule { eps: check_epsilon(self.eps)? })
@@ -482,7 +695,7 @@ impl Optimizer for Adagrad {
         state: &mut [N::Gradients; 1],
         step: &Step<N::Scalar>,
     ) {
-        for_each_slice(net, gradients, state, |part, w, g, [s]| {
+        for_each_slice(net, gradients, state, step, |part, w, g, [s]| {
             let (lr, mean, eps) = (step.lr, step.mean, rule.eps); // in registers: see `Sgd::apply`
             with_penalty!(step, part, |pen| sweep1(w, g, s, |w, g, s| {
                 let g = pen(g, *w) * mean;
@@ -528,8 +741,20 @@ pub struct RmsPropRule<T> {
 impl Optimizer for RmsProp {
     const NAME: &'static str = "rmsprop";
     const BUFFERS: usize = 1;
+    const HYPERPARAMETERS: usize = 2;
     type State<G: Zeroed> = [G; 1];
     type Rule<T: Float> = RmsPropRule<T>;
+
+    fn record(&self) -> OptimizerRecord {
+        OptimizerRecord::new(OptimizerKind::RmsProp, &[self.rho, self.eps])
+    }
+
+    fn from_record(record: &OptimizerRecord) -> Option<Self> {
+        match (record.kind, record.hyperparameters()) {
+            (OptimizerKind::RmsProp, &[rho, eps]) => Some(RmsProp { rho, eps }),
+            _ => None,
+        }
+    }
 
     fn check<T: Float>(&self) -> Result<RmsPropRule<T>, Error> {
         let rho = check_decay::<T>(self.rho, Hyperparameter::Rho, true)?;
@@ -544,7 +769,7 @@ impl Optimizer for RmsProp {
         state: &mut [N::Gradients; 1],
         step: &Step<N::Scalar>,
     ) {
-        for_each_slice(net, gradients, state, |part, w, g, [s]| {
+        for_each_slice(net, gradients, state, step, |part, w, g, [s]| {
             let (lr, mean) = (step.lr, step.mean); // in registers: see `Sgd::apply`
             let RmsPropRule { rho, one_minus_rho, eps } = *rule;
             with_penalty!(step, part, |pen| sweep1(w, g, s, |w, g, s| {
@@ -604,7 +829,7 @@ impl<T: Float> AdamRule<T> {
         // Bias corrections 1 − βᵗ, by repeated squaring: the same bits everywhere.
         let correction1 = T::ONE - powi(self.beta1, step.t);
         let correction2 = T::ONE - powi(self.beta2, step.t);
-        for_each_slice(net, gradients, state, |part, w, g, [m, v]| {
+        for_each_slice(net, gradients, state, step, |part, w, g, [m, v]| {
             let (lr, mean) = (step.lr, step.mean); // in registers: see `Sgd::apply`
             let AdamRule { beta1, beta2, eps, weight_decay } = *self;
             let (one_minus_beta1, one_minus_beta2) = (T::ONE - beta1, T::ONE - beta2);
@@ -638,8 +863,20 @@ fn check_adam<T: Float>(beta1: f64, beta2: f64, eps: f64, weight_decay: T) -> Re
 impl Optimizer for Adam {
     const NAME: &'static str = "adam";
     const BUFFERS: usize = 2;
+    const HYPERPARAMETERS: usize = 3;
     type State<G: Zeroed> = [G; 2];
     type Rule<T: Float> = AdamRule<T>;
+
+    fn record(&self) -> OptimizerRecord {
+        OptimizerRecord::new(OptimizerKind::Adam, &[self.beta1, self.beta2, self.eps])
+    }
+
+    fn from_record(record: &OptimizerRecord) -> Option<Self> {
+        match (record.kind, record.hyperparameters()) {
+            (OptimizerKind::Adam, &[beta1, beta2, eps]) => Some(Adam { beta1, beta2, eps }),
+            _ => None,
+        }
+    }
 
     fn check<T: Float>(&self) -> Result<AdamRule<T>, Error> {
         check_adam(self.beta1, self.beta2, self.eps, T::ZERO)
@@ -686,8 +923,22 @@ impl Default for AdamW {
 impl Optimizer for AdamW {
     const NAME: &'static str = "adamw";
     const BUFFERS: usize = 2;
+    const HYPERPARAMETERS: usize = 4;
     type State<G: Zeroed> = [G; 2];
     type Rule<T: Float> = AdamRule<T>;
+
+    fn record(&self) -> OptimizerRecord {
+        OptimizerRecord::new(OptimizerKind::AdamW, &[self.beta1, self.beta2, self.eps, self.weight_decay])
+    }
+
+    fn from_record(record: &OptimizerRecord) -> Option<Self> {
+        match (record.kind, record.hyperparameters()) {
+            (OptimizerKind::AdamW, &[beta1, beta2, eps, weight_decay]) => {
+                Some(AdamW { beta1, beta2, eps, weight_decay })
+            }
+            _ => None,
+        }
+    }
 
     fn check<T: Float>(&self) -> Result<AdamRule<T>, Error> {
         let weight_decay = check_non_negative(self.weight_decay, Hyperparameter::WeightDecay)?;

@@ -165,6 +165,11 @@ pub struct TrainConfig<O = Momentum> {
     pub l1: f64,
     /// The largest global norm of the mean gradient; 0 for no clipping.
     pub clip_norm: f64,
+    /// Layers at the front that keep their parameters (fine-tuning the
+    /// rest): 0 for none; fewer than the network's layers. Gradients still
+    /// flow through them. On a device a [`Frozen`](crate::Frozen) layer
+    /// does the same without RAM for its parameters or state.
+    pub frozen_layers: u32,
 }
 
 impl TrainConfig<Momentum> {
@@ -202,6 +207,7 @@ impl<O: Optimizer> TrainConfig<O> {
             l2: 0.0,
             l1: 0.0,
             clip_norm: 0.0,
+            frozen_layers: 0,
         }
     }
 
@@ -247,7 +253,15 @@ impl<T: Float, O: Optimizer> Checked<T, O> {
     pub fn step(&self, epoch: u32, t: u32, batch_len: usize) -> Step<T> {
         let lr = self.schedule.rate(epoch);
         let mean = T::ONE / T::from_count(batch_len.max(1));
-        Step { lr, mean, rate: lr * mean, l2: self.l2, l1: self.l1, t }
+        Step {
+            lr,
+            mean,
+            rate: lr * mean,
+            l2: self.l2,
+            l1: self.l1,
+            t,
+            frozen_layers: self.config.frozen_layers as usize,
+        }
     }
 }
 
@@ -455,6 +469,12 @@ where
         loss: L,
         config: &TrainConfig<O>,
     ) -> Result<Self, Error> {
+        if config.frozen_layers as usize >= N::LAYERS {
+            return Err(Error::InvalidHyperparameter {
+                name: Hyperparameter::FrozenLayers,
+                requirement: "fewer than the network's layers",
+            });
+        }
         Ok(Learner { net, state, order, pair: None, loss, checked: config.check::<T>()? })
     }
 

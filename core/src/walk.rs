@@ -27,6 +27,7 @@
 //! ]);
 //! ```
 
+use crate::activation::ActivationKind;
 use crate::buffer::Zeroed;
 use crate::float::Float;
 use crate::layer::DenseGradients;
@@ -56,6 +57,8 @@ pub struct Slot {
     pub inputs: usize,
     /// The layer's outputs (fan-out).
     pub outputs: usize,
+    /// The layer's activation.
+    pub activation: ActivationKind,
 }
 
 pub(crate) mod sealed {

@@ -7,7 +7,7 @@
 //! largest rule (two buffers); its step matches the rule once and runs that
 //! rule's own update, so every rule gives the same bits as its own type.
 
-use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp, Sgd, Step};
+use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, OptimizerRecord, RmsProp, Sgd, Step};
 use mlp_core::{Error, Float, Network, Optimizer, Zeroed};
 
 /// The update rules by name, as `--optimizer` takes them.
@@ -131,8 +131,36 @@ pub enum AnyRule<T: Float> {
 impl Optimizer for AnyOptimizer {
     const NAME: &'static str = "any";
     const BUFFERS: usize = 2;
+    const HYPERPARAMETERS: usize = OptimizerRecord::MAX_HYPERPARAMETERS;
     type State<G: Zeroed> = [G; 2];
     type Rule<T: Float> = AnyRule<T>;
+
+    fn record(&self) -> OptimizerRecord {
+        match self {
+            AnyOptimizer::Sgd(o) => o.record(),
+            AnyOptimizer::Momentum(o) => o.record(),
+            AnyOptimizer::Nesterov(o) => o.record(),
+            AnyOptimizer::Adagrad(o) => o.record(),
+            AnyOptimizer::RmsProp(o) => o.record(),
+            AnyOptimizer::Adam(o) => o.record(),
+            AnyOptimizer::AdamW(o) => o.record(),
+        }
+    }
+
+    fn from_record(record: &OptimizerRecord) -> Option<Self> {
+        Sgd::from_record(record)
+            .map(AnyOptimizer::Sgd)
+            .or_else(|| Momentum::from_record(record).map(AnyOptimizer::Momentum))
+            .or_else(|| Nesterov::from_record(record).map(AnyOptimizer::Nesterov))
+            .or_else(|| Adagrad::from_record(record).map(AnyOptimizer::Adagrad))
+            .or_else(|| RmsProp::from_record(record).map(AnyOptimizer::RmsProp))
+            .or_else(|| Adam::from_record(record).map(AnyOptimizer::Adam))
+            .or_else(|| AdamW::from_record(record).map(AnyOptimizer::AdamW))
+    }
+
+    fn buffers_in_use(&self) -> usize {
+        self.record().kind.buffers()
+    }
 
     fn check<T: Float>(&self) -> Result<AnyRule<T>, Error> {
         Ok(match self {

@@ -156,6 +156,7 @@ const SGD: TrainConfig = TrainConfig {
     l2: 0.5,
     l1: 0.25,
     clip_norm: 0.0,
+    frozen_layers: 0,
 };
 
 fn params(net: &One) -> [f64; 4] {

@@ -214,6 +214,7 @@ where
         l2,
         l1,
         clip_norm: clip,
+        frozen_layers: 0,
     };
     let mut reference = Reference { w: values(&net), buffers: vec![vec![T::ZERO; COUNT]; O::BUFFERS], t: 0 };
     let mut gradients = rng(2);

@@ -28,6 +28,7 @@ const NESTEROV: TrainConfig<Nesterov> = TrainConfig {
     l2: 1e-3,
     l1: 1e-4,
     clip_norm: 0.0,
+    frozen_layers: 0,
 };
 
 const INPUTS: usize = 20;
@@ -158,6 +159,7 @@ fn every_optimizer() {
         l2: 1e-3,
         l1: 1e-4,
         clip_norm: 1.0,
+        frozen_layers: 0,
     };
     let batches = [1, 7, 16];
     assert_pairing_is_invisible_with("20-72-12-4", &net, &batches, &with_optimizer(&base, Sgd));

@@ -46,6 +46,7 @@ where
         l2: 1e-3,
         l1: 1e-4,
         clip_norm: 2.0,
+        frozen_layers: 0,
     };
     let config = with_optimizer(&base, optimizer);
     let mut start = Net::default();

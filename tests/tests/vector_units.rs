@@ -70,6 +70,7 @@ where
         l2: 1e-3,
         l1: 1e-4,
         clip_norm: 1.0,
+        frozen_layers: 0,
     };
     let config = with_optimizer(&base, optimizer);
     let expected = run(&config, Path::Plain);

@@ -7,7 +7,7 @@
 mod common;
 
 use common::params::{Params, grads, values};
-use mlp_core::activation::{Relu, Tanh};
+use mlp_core::activation::{ActivationKind, Relu, Tanh};
 use mlp_core::{Chain, Dense, Frozen, Network, Part, Slot, Slots, Zeroed, layers};
 
 type Net<'a> = layers![Dense<f64, 2, 3, Relu>, Frozen<'a, f64, 3, 2, Tanh>, Dense<f64, 2, 1>];
@@ -28,7 +28,10 @@ fn for_each_parameter_visits_every_layer_in_order_and_marks_the_frozen_one() {
     let net: Net<'_> = Chain::new(numbered(0), Chain::new(Frozen(&middle), numbered(2)));
     let mut seen = Vec::new();
     net.for_each_parameter(|slot, values| seen.push((slot, values.to_vec())));
-    let slot = |layer, part, frozen, inputs, outputs| Slot { layer, part, frozen, inputs, outputs };
+    let slot = |layer, part, frozen, inputs, outputs| {
+        let activation = [ActivationKind::Relu, ActivationKind::Tanh, ActivationKind::Identity][layer];
+        Slot { layer, part, frozen, inputs, outputs, activation }
+    };
     assert_eq!(
         seen,
         [

@@ -299,6 +299,7 @@ impl OptimizerArgs {
             l2,
             l1: self.l1,
             clip_norm: self.clip_norm,
+            frozen_layers: 0,
         };
         config.check::<f32>().map_err(|e| self.hyperparameter_error(e, &config))?;
         self.check_rate_floor(&config)?;
