@@ -88,11 +88,14 @@ pub enum Section {
     Training = 2,
     /// Per-input offset and scale that the inputs are standardised with.
     Scaling = 3,
+    /// Free-form UTF-8 text for tools (`key=value` lines: the data set, the
+    /// seed of its split); the core does not interpret it. Written as optional.
+    Metadata = 4,
 }
 
 impl Section {
     /// Every section this version knows.
-    pub const ALL: [Section; 3] = [Section::Optimizer, Section::Training, Section::Scaling];
+    pub const ALL: [Section; 4] = [Section::Optimizer, Section::Training, Section::Scaling, Section::Metadata];
 
     /// Its identifier in the file.
     pub const fn id(self) -> u16 {
@@ -105,6 +108,7 @@ impl Section {
             Section::Optimizer => "optimizer",
             Section::Training => "training",
             Section::Scaling => "scaling",
+            Section::Metadata => "metadata",
         }
     }
 
@@ -113,6 +117,7 @@ impl Section {
             1 => Some(Section::Optimizer),
             2 => Some(Section::Training),
             3 => Some(Section::Scaling),
+            4 => Some(Section::Metadata),
             _ => None,
         }
     }
@@ -543,7 +548,7 @@ pub struct Model<'a> {
     layers: usize,
     parameters_at: usize,
     trainable: usize,
-    sections: [Option<&'a [u8]>; 3],
+    sections: [Option<&'a [u8]>; 4],
 }
 
 impl<'a> Model<'a> {
@@ -620,7 +625,7 @@ impl<'a> Model<'a> {
             .checked_add(parameter_bytes)
             .filter(|&end| end <= body.len())
             .ok_or(FormatError::Malformed { reason: "the parameters run past the end" })?;
-        let mut model = Model { bytes, version, scalar, layers, parameters_at, trainable, sections: [None; 3] };
+        let mut model = Model { bytes, version, scalar, layers, parameters_at, trainable, sections: [None; 4] };
         model.sections = parse_sections(body.get(sections_at..).unwrap_or(&[]))?;
         model.check_values()?;
         Ok(model)
@@ -742,6 +747,11 @@ impl<'a> Model<'a> {
         ))
     }
 
+    /// The metadata text, if stored (see [`Section::Metadata`]).
+    pub fn metadata(&self) -> Option<&'a str> {
+        self.sections[Section::Metadata.index()].and_then(|p| core::str::from_utf8(p).ok())
+    }
+
     /// Checks every stored value is finite and every known section's contents.
     fn check_values(&self) -> Result<(), FormatError> {
         for (layer, _) in self.layers().enumerate() {
@@ -778,6 +788,11 @@ impl<'a> Model<'a> {
                     reason: "an optimizer section without a training section",
                 });
             }
+        }
+        if let Some(payload) = self.sections[Section::Metadata.index()]
+            && core::str::from_utf8(payload).is_err()
+        {
+            return Err(FormatError::MalformedSection { section: Section::Metadata, reason: "not UTF-8 text" });
         }
         if let Some(payload) = self.sections[Section::Training.index()] {
             let record = decode_training(payload)?;
@@ -834,8 +849,8 @@ fn decode_layer(layer: usize, entry: &[u8]) -> Result<LayerRecord, FormatError> 
     Ok(LayerRecord { inputs, outputs, activation, frozen: flags & LAYER_FROZEN != 0 })
 }
 
-fn parse_sections(mut rest: &[u8]) -> Result<[Option<&[u8]>; 3], FormatError> {
-    let mut sections: [Option<&[u8]>; 3] = [None; 3];
+fn parse_sections(mut rest: &[u8]) -> Result<[Option<&[u8]>; 4], FormatError> {
+    let mut sections: [Option<&[u8]>; 4] = [None; 4];
     while !rest.is_empty() {
         let Some(header) = rest.first_chunk::<SECTION_HEADER_BYTES>() else {
             return Err(FormatError::Malformed { reason: "a section header is cut short" });
@@ -952,7 +967,9 @@ impl Writer<'_> {
     }
     fn section(&mut self, section: Section, length: usize) {
         self.bytes(&section.id().to_le_bytes());
-        self.bytes(&REQUIRED.to_le_bytes());
+        // Metadata is for tools: a reader may skip it; everything else changes what the file means.
+        let flags = if section == Section::Metadata { 0 } else { REQUIRED };
+        self.bytes(&flags.to_le_bytes());
         self.u32(length as u32);
     }
 }
@@ -972,12 +989,14 @@ pub struct Extras<'a, N: Network, O: Optimizer> {
     pub training: Option<(&'a Persistent<N, O>, &'a TrainConfig<O>)>,
     /// The inputs' standardisation.
     pub scaling: Option<Scaling<'a, N::Scalar>>,
+    /// Text for tools (see [`Section::Metadata`]).
+    pub metadata: Option<&'a str>,
 }
 
 /// Writes `net` as a model file into `out`; returns the bytes written
 /// ([`Network::MODEL_BYTES`]).
 pub fn write_model<N: Network>(net: &N, out: &mut [u8]) -> Result<usize, FormatError> {
-    write::<N, crate::optim::Sgd>(net, Extras { training: None, scaling: None }, out)
+    write::<N, crate::optim::Sgd>(net, Extras { training: None, scaling: None, metadata: None }, out)
 }
 
 /// Writes `net`, its optimizer state and training position, and the
@@ -989,7 +1008,7 @@ pub fn write_checkpoint<N: Network, O: Optimizer>(
     config: &TrainConfig<O>,
     out: &mut [u8],
 ) -> Result<usize, FormatError> {
-    write(net, Extras { training: Some((persistent, config)), scaling: None }, out)
+    write(net, Extras { training: Some((persistent, config)), scaling: None, metadata: None }, out)
 }
 
 /// Bytes [`write`] will take for `net` with `extras`.
@@ -1006,6 +1025,9 @@ pub fn written_bytes<N: Network, O: Optimizer>(extras: &Extras<'_, N, O>) -> usi
     }
     if extras.scaling.is_some() {
         total += scaling_section_bytes::<N>();
+    }
+    if let Some(text) = extras.metadata {
+        total += SECTION_HEADER_BYTES + text.len();
     }
     total
 }
@@ -1105,6 +1127,10 @@ pub fn write<N: Network, O: Optimizer>(
         w.section(Section::Scaling, 4 + 2 * N::INPUTS * size_of::<N::Scalar>());
         w.u32(N::INPUTS as u32);
         scaling.offset.iter().chain(scaling.scale).for_each(|&v| w.scalar(v));
+    }
+    if let Some(text) = extras.metadata {
+        w.section(Section::Metadata, text.len());
+        w.bytes(text.as_bytes());
     }
     let body_end = w.at;
     let crc = crc32(w.out.get(..body_end).unwrap_or(&[]));
