@@ -33,7 +33,7 @@ host_rounds() {
     for _ in $(seq "$1"); do
         host_cli "host-cli, baseline x86-64" baseline
         host_cli "host-cli, vector unit picked at run time" auto
-        host_cli "host-cli, picked at run time, --init glorot-uniform" auto --init glorot-uniform
+        host_cli "host-cli, picked at run time, --initializer glorot-uniform" auto --initializer glorot-uniform
     done
 }
 host_rounds $((repeats / 2))

@@ -29,6 +29,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // `host-cli … | head` is not a failure.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        // Ctrl-C: the run has said where it saved its checkpoint; 128 + SIGINT, as shells report it.
+        Err(e) if e.is::<cmd::train::Interrupted>() => ExitCode::from(130),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

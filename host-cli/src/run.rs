@@ -2,9 +2,13 @@
 //! evaluate, and collect what a report needs. Knows nothing of terminals:
 //! progress goes to a per-epoch callback.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+
 use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::model::{self, Extras};
 use mlp_core::{
     ConfusionMatrix, Dataset, DefaultRng, Error, Init, Learner, Metrics, Network, PairCache, SeedableRng, TrainConfig,
     TrainState, Zeroed, confusion_matrix, evaluate,
@@ -12,6 +16,7 @@ use mlp_core::{
 
 use crate::arch::NetworkVisitor;
 use crate::boxed::zeroed_box;
+use crate::modelfile::{ModelFile, file_error};
 use crate::optim::AnyOptimizer;
 use crate::split::Split;
 
@@ -66,6 +71,14 @@ pub struct Outcome {
     pub confusion: Vec<Vec<u32>>,
     /// Trainable parameters of the network.
     pub parameters: usize,
+    /// The final network as a model file.
+    pub model: Vec<u8>,
+    /// The final network and training state as a checkpoint.
+    pub checkpoint: Vec<u8>,
+    /// Epochs completed before this run (0 unless resumed).
+    pub first_epoch: u32,
+    /// Whether the run stopped early because it was asked to (Ctrl-C).
+    pub interrupted: bool,
 }
 
 impl Outcome {
@@ -75,48 +88,89 @@ impl Outcome {
     }
 }
 
+/// Where a run's network and training state come from.
+#[derive(Clone, Debug, Default)]
+pub enum Start {
+    /// Weights drawn by the initialiser from the seed; fresh training state.
+    #[default]
+    Fresh,
+    /// Weights from a model file (fine-tuning); fresh training state.
+    Init(ModelFile),
+    /// Weights and training state from a checkpoint: the run continues it.
+    /// Its configuration must be the run's (the caller checks and says what differs).
+    Resume(ModelFile),
+}
+
 /// A [`NetworkVisitor`] that runs [`train_network`] with the visited type.
 pub struct Trainer<'a, F> {
     /// The data.
     pub split: &'a Split,
     /// The run's settings.
     pub options: &'a RunOptions,
+    /// Where the network starts from.
+    pub start: &'a Start,
+    /// Set (by a signal handler) to stop after the current epoch.
+    pub stop: Option<&'a AtomicBool>,
+    /// Text for the files' metadata section (data set, seed).
+    pub metadata: &'a str,
     /// Called after every epoch.
     pub on_epoch: F,
 }
 
 impl<F: FnMut(&EpochRecord)> NetworkVisitor for Trainer<'_, F> {
-    type Output = Result<Outcome, Error>;
+    type Output = anyhow::Result<Outcome>;
     fn visit<N, const I: usize, const O: usize>(self) -> Self::Output
     where
         N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed,
     {
-        train_network::<N, I, O>(self.split, self.options, self.on_epoch)
+        train_network::<N, I, O>(self)
     }
 }
 
-/// Trains a fresh `N` on `split.train` with softmax cross-entropy and
-/// evaluates it on both sets after every epoch's training.
+/// Runs `trainer`: starts `N` as it says (fresh, from a model's weights, or
+/// resuming a checkpoint), trains until the configuration's epoch count or
+/// until `stop` is set, evaluating on both sets after every epoch, and
+/// returns the results with the final model and checkpoint files.
 ///
 /// The network and its training state live on the heap (zeroed in place), so
 /// big networks never pass through the stack. Every epoch goes through
-/// [`crate::accel::train_epoch_on`]; only those calls are timed.
+/// [`crate::accel::train_epoch_on`]; only those calls are timed. Errors of
+/// the core come out as [`mlp_core::Error`] (downcast to match them).
 pub fn train_network<N, const I: usize, const O: usize>(
-    split: &Split,
-    options: &RunOptions,
-    mut on_epoch: impl FnMut(&EpochRecord),
-) -> Result<Outcome, Error>
+    trainer: Trainer<'_, impl FnMut(&EpochRecord)>,
+) -> anyhow::Result<Outcome>
 where
     N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed,
 {
+    let Trainer { split, options, start, stop, metadata, mut on_epoch } = trainer;
     let train = dataset::<N, I, O>(&split.train.features, &split.train.labels)?;
     let test = dataset::<N, I, O>(&split.test.features, &split.test.labels)?;
 
     let mut net = zeroed_box::<N>();
     let mut state = zeroed_box::<TrainState<N, AnyOptimizer>>();
-    // One stream: it initialises the weights, then shuffles every epoch.
-    state.persistent.rng = training_rng(options.seed);
-    net.initialize(options.init, &mut state.persistent.rng)?;
+    match start {
+        Start::Fresh => {
+            // One stream: it initialises the weights, then shuffles every epoch.
+            state.persistent.rng = training_rng(options.seed);
+            net.initialize(options.init, &mut state.persistent.rng)?;
+        }
+        Start::Init(file) => {
+            model::read_model(&file.bytes, &mut *net).map_err(|e| file_error(&file.path, e))?;
+            state.persistent.rng = training_rng(options.seed);
+        }
+        Start::Resume(file) => {
+            let stored = model::read_checkpoint(&file.bytes, &mut *net, &mut state.persistent)
+                .map_err(|e| file_error(&file.path, e))?;
+            // The caller settles differences first; only the planned end may move.
+            let planned = TrainConfig { epochs: options.train.epochs, ..stored };
+            anyhow::ensure!(
+                planned == options.train,
+                "{}: the run's configuration differs from the checkpoint's",
+                file.path.display()
+            );
+        }
+    }
+    let first_epoch = state.persistent.epoch;
     let mut pair = zeroed_box::<PairCache<N>>();
     let mut scratch = zeroed_box::<N::Activations>();
     let mut order = vec![0u32; train.len()];
@@ -125,7 +179,12 @@ where
 
     let mut history = Vec::new();
     let mut train_time = Duration::ZERO;
-    for _ in 0..options.train.epochs {
+    let mut interrupted = false;
+    while learner.state().persistent.epoch < options.train.epochs {
+        if stop.is_some_and(|flag| flag.load(Ordering::SeqCst)) {
+            interrupted = true;
+            break;
+        }
         let start = Instant::now();
         let metrics = crate::accel::train_epoch_on(crate::accel::vector_unit(), &mut learner, train)?;
         train_time += start.elapsed();
@@ -144,6 +203,11 @@ where
     let train_metrics = evaluate(&*net, &mut *scratch, SoftmaxCrossEntropy, train)?;
     let test_metrics = evaluate(&*net, &mut *scratch, SoftmaxCrossEntropy, test)?;
     let matrix: ConfusionMatrix<O> = confusion_matrix(&*net, &mut *scratch, SoftmaxCrossEntropy, test)?;
+    let metadata = (!metadata.is_empty()).then_some(metadata);
+    let model_extras = Extras::<N, AnyOptimizer> { training: None, scaling: None, metadata };
+    let model = write_file(&*net, model_extras)?;
+    let checkpoint_extras = Extras { training: Some((&state.persistent, &options.train)), scaling: None, metadata };
+    let checkpoint = write_file(&*net, checkpoint_extras)?;
     Ok(Outcome {
         history,
         train: train_metrics,
@@ -151,7 +215,19 @@ where
         train_time,
         confusion: matrix.counts.iter().map(|row| row.to_vec()).collect(),
         parameters: N::PARAMETERS,
+        model,
+        checkpoint,
+        first_epoch,
+        interrupted,
     })
+}
+
+/// The model file of `net` with `extras`, in a buffer of exactly its size.
+fn write_file<N: Network>(net: &N, extras: Extras<'_, N, AnyOptimizer>) -> anyhow::Result<Vec<u8>> {
+    let mut bytes = vec![0; model::written_bytes(&extras)];
+    let written = model::write(net, extras, &mut bytes).context("cannot encode the model file")?;
+    bytes.truncate(written);
+    Ok(bytes)
 }
 
 /// The accuracy in `f64`, from the exact counts (the network's `f32`

@@ -65,7 +65,7 @@ pub struct ArchArgs {
 
     /// Weight initialiser; auto is he-uniform for relu and leaky-relu, glorot-uniform for sigmoid and tanh.
     #[arg(long, value_enum, default_value_t = InitName::Auto)]
-    pub init: InitName,
+    pub initializer: InitName,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -94,7 +94,7 @@ impl ArchArgs {
 
     /// The initialiser, `auto` resolved.
     pub fn init(&self) -> Init {
-        match self.init {
+        match self.initializer {
             InitName::Auto => self.activation.default_init(),
             InitName::HeUniform => Init::HeUniform,
             InitName::HeNormal => Init::HeNormal,
@@ -460,5 +460,97 @@ impl OptimizerArgs {
             _ => return anyhow!(e),
         };
         anyhow!("invalid {flag} {value}: must be {requirement}")
+    }
+}
+
+/// One hyperparameter that a flag sets and a checkpoint stores.
+fn differs(differences: &mut Vec<String>, flag: &str, given: Option<f64>, stored: Option<f64>) {
+    match (given, stored) {
+        (Some(given), Some(stored)) if given != stored => {
+            differences.push(format!("{flag} {} (the checkpoint has {})", number(given), number(stored)));
+        }
+        (Some(given), None) => {
+            differences.push(format!("{flag} {} (the checkpoint's training has no such setting)", number(given)));
+        }
+        _ => {}
+    }
+}
+
+impl OptimizerArgs {
+    /// The configuration to resume a checkpoint with: the checkpoint's own,
+    /// with `--epochs` as the new end if given. Any other training flag must
+    /// agree with the checkpoint; the error lists every one that does not.
+    pub fn resume_config(
+        &self,
+        stored: TrainConfig<AnyOptimizer>,
+        epochs_done: u32,
+    ) -> anyhow::Result<TrainConfig<AnyOptimizer>> {
+        let mut differences = Vec::new();
+        if (self.optimizer.is_some() || self.nesterov) && self.kind().name() != stored.optimizer.name() {
+            differences.push(format!(
+                "--optimizer {} (the checkpoint has {})",
+                self.kind().name(),
+                stored.optimizer.name()
+            ));
+        }
+        let record = mlp_core::Optimizer::record(&stored.optimizer);
+        let names = record.kind.hyperparameter_names();
+        let stored_value = |name: &str| names.iter().position(|&n| n == name).map(|i| record.hyperparameters()[i]);
+        differs(&mut differences, "--momentum", self.momentum, stored_value("momentum"));
+        differs(&mut differences, "--beta1", self.beta1, stored_value("beta1"));
+        differs(&mut differences, "--beta2", self.beta2, stored_value("beta2"));
+        differs(&mut differences, "--eps", self.eps, stored_value("eps"));
+        differs(&mut differences, "--rho", self.rho, stored_value("rho"));
+        differs(&mut differences, "--weight-decay", self.weight_decay, stored_value("weight_decay"));
+        if let Some(batch) = self.batch_size.filter(|&b| b != stored.batch_size) {
+            differences.push(format!("--batch-size {batch} (the checkpoint has {})", stored.batch_size));
+        }
+        differs(&mut differences, "--lr", self.lr, Some(stored.schedule.lr));
+        differs(&mut differences, "--l2", self.l2, Some(stored.l2));
+        // Flags with a default of 0 count as given only when not 0.
+        differs(&mut differences, "--l1", Some(self.l1).filter(|&v| v != 0.0), Some(stored.l1));
+        differs(&mut differences, "--clip-norm", Some(self.clip_norm).filter(|&v| v != 0.0), Some(stored.clip_norm));
+        let warmup = (self.warmup != 0).then_some(f64::from(self.warmup));
+        differs(&mut differences, "--warmup", warmup, Some(f64::from(stored.schedule.warmup)));
+        let (kind, decay, every, gamma, min_lr) = match stored.schedule.shape {
+            Shape::Constant => (ScheduleKind::Constant, None, None, None, None),
+            Shape::InverseTime { decay } => (ScheduleKind::InverseTime, Some(decay), None, None, None),
+            Shape::Step { every, gamma } => (ScheduleKind::Step, None, Some(f64::from(every)), Some(gamma), None),
+            Shape::Exponential { gamma } => (ScheduleKind::Exp, None, None, Some(gamma), None),
+            Shape::Cosine { min_lr } => (ScheduleKind::Cosine, None, None, None, Some(min_lr)),
+        };
+        if let Some(given) = self.schedule.filter(|&s| s != kind) {
+            differences.push(format!("--schedule {} (the checkpoint has {})", given.name(), kind.name()));
+        }
+        differs(&mut differences, "--decay", self.decay, decay);
+        differs(&mut differences, "--step-every", self.step_every.map(f64::from), every);
+        differs(&mut differences, "--gamma", self.gamma, gamma);
+        differs(&mut differences, "--min-lr", self.min_lr, min_lr);
+        if !differences.is_empty() {
+            bail!(
+                "--resume: these flags differ from the checkpoint's training: {}; leave them out to continue as it was trained",
+                differences.join(", ")
+            );
+        }
+        let epochs = match self.epochs {
+            None => stored.epochs,
+            Some(e) if e > MAX_EPOCHS.into() => bail!("invalid --epochs {e}: must be at most {MAX_EPOCHS}"),
+            Some(e) => e as u32, // at most MAX_EPOCHS, checked above
+        };
+        if epochs <= epochs_done {
+            bail!(
+                "--resume: the checkpoint has already trained {epochs_done} of {} epochs; \
+                 give --epochs above {epochs_done} to train further",
+                stored.epochs
+            );
+        }
+        if epochs != stored.epochs && matches!(stored.schedule.shape, Shape::Cosine { .. }) {
+            bail!(
+                "--resume: the checkpoint's cosine schedule runs over {} epochs; --epochs {epochs} would change the rate \
+                 of every epoch left, so it cannot continue bit for bit (leave --epochs out)",
+                stored.epochs
+            );
+        }
+        Ok(TrainConfig { epochs, ..stored })
     }
 }

@@ -1,16 +1,20 @@
 //! `host-cli train DATASET`: train a network and report its test accuracy.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use host_cli::arch::{self, Architecture};
 use host_cli::data::{self, DatasetSpec};
+use host_cli::modelfile::{self, ModelFile};
+use host_cli::optim::AnyOptimizer;
 use host_cli::report::{TrainReport, number};
-use host_cli::run::{EpochRecord, Outcome, RunOptions, Trainer};
+use host_cli::run::{EpochRecord, Outcome, RunOptions, Start, Trainer};
 use host_cli::split::{self, SplitError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mlp_core::Error;
+use mlp_core::{Error, TrainConfig};
 
 use super::args::{ArchArgs, DataArgs, OptimizerArgs};
 
@@ -38,6 +42,56 @@ pub struct Cmd {
     /// Print one JSON object with the settings, results and per-epoch history instead of text.
     #[arg(long)]
     json: bool,
+
+    /// Save the trained model to this file (atomically: a failed run leaves no partial file).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    /// Save the training state with the model (optimizer state, epoch, shuffle generator, configuration),
+    /// so that --resume can continue it bit for bit.
+    #[arg(long, requires = "out")]
+    checkpoint: bool,
+
+    /// Continue training a checkpoint to --epochs (default: the epochs it was planned for). Training
+    /// flags may be left out; any given must agree with the checkpoint.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["init_from", "freeze", "hidden", "initializer"])]
+    resume: Option<PathBuf>,
+
+    /// Start from this model's weights with a fresh training state (fine-tuning).
+    #[arg(long = "init", value_name = "FILE", conflicts_with_all = ["hidden", "initializer"])]
+    init_from: Option<PathBuf>,
+
+    /// Keep the first N layers of the --init model fixed; train the rest.
+    #[arg(long, value_name = "N", requires = "init_from")]
+    freeze: Option<u32>,
+}
+
+/// Raised by Ctrl-C: the run stopped early after saving a checkpoint.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Set by the first Ctrl-C: training stops after the epoch in progress.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C handler: the first press asks the run to stop after
+/// its current epoch and save a checkpoint; a second one exits at once (every
+/// file is written atomically, so nothing half-written is left).
+fn install_interrupt_handler() -> anyhow::Result<()> {
+    ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: stopping after the current epoch (Ctrl-C again to quit at once)");
+    })
+    .context("cannot install the Ctrl-C handler")
 }
 
 /// Flags after defaults and validation: everything a run needs except the data.
@@ -46,10 +100,12 @@ struct Plan {
     arch: Architecture,
     options: RunOptions,
     test_fraction: f64,
+    start: Start,
 }
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
+        install_interrupt_handler()?;
         host_cli::accel::check_vector_unit_var()?;
         let plan = self.plan()?;
         let data_file = match &self.data.data {
@@ -66,6 +122,10 @@ impl Cmd {
                  (use at most {train_samples}, which takes one step per epoch)"
             );
         }
+        // Checked before training, so a bad path does not cost a whole run.
+        if let Some(out) = &self.out {
+            check_writable(out)?;
+        }
 
         let bar = self.progress_bar(plan.options.train.epochs);
         let on_epoch = |record: &EpochRecord| {
@@ -76,10 +136,49 @@ impl Cmd {
             ));
             bar.inc(1);
         };
-        let trainer = Trainer { split: &split, options: &plan.options, on_epoch };
+        let metadata = format!(
+            "dataset={}\nseed={}\ntest_fraction={}\n",
+            plan.spec.name,
+            plan.options.seed,
+            number(plan.test_fraction)
+        );
+        let trainer = Trainer {
+            split: &split,
+            options: &plan.options,
+            start: &plan.start,
+            stop: Some(&STOP),
+            metadata: &metadata,
+            on_epoch,
+        };
         let result = arch::with_network(&plan.arch, trainer);
         bar.finish_and_clear();
-        let outcome = result?.map_err(|e| training_error(e, &plan.options))?;
+        let outcome = result?.map_err(|e| match e.downcast::<Error>() {
+            Ok(e) => training_error(e, &plan.options),
+            Err(e) => e,
+        })?;
+
+        if outcome.interrupted {
+            let path =
+                self.out.clone().unwrap_or_else(|| PathBuf::from(format!("{}-interrupted.mlpm", plan.spec.name)));
+            modelfile::write_atomic(&path, &outcome.checkpoint)?;
+            let done = outcome.first_epoch + outcome.history.len() as u32;
+            eprintln!(
+                "interrupted after epoch {done} of {}: saved a checkpoint to {}; continue with: host-cli train {} --resume {}",
+                plan.options.train.epochs,
+                path.display(),
+                plan.spec.name,
+                path.display()
+            );
+            return Err(Interrupted.into());
+        }
+        if let Some(out) = &self.out {
+            let (bytes, what) =
+                if self.checkpoint { (&outcome.checkpoint, "checkpoint") } else { (&outcome.model, "model") };
+            modelfile::write_atomic(out, bytes)?;
+            if !self.json {
+                eprintln!("saved the {what} to {}", out.display());
+            }
+        }
 
         warn_if_no_better_than_chance(&outcome, &split.train.class_counts(), &plan);
         let report =
@@ -98,11 +197,110 @@ impl Cmd {
     /// Applies the data set's defaults and checks every flag before any work.
     fn plan(&self) -> anyhow::Result<Plan> {
         let spec = self.data.dataset;
-        let train = self.train.config(&spec.defaults)?;
-        let test_fraction = self.data.test_fraction()?;
-        let arch = self.arch.architecture(spec)?;
         let init = self.arch.init();
-        Ok(Plan { spec, arch, options: RunOptions { train, init, seed: self.data.seed }, test_fraction })
+        if let Some(path) = &self.resume {
+            let file = ModelFile::read(path)?;
+            let model = file.model();
+            let (Some(training), Some((record, _))) = (model.training(), model.optimizer()) else {
+                bail!(
+                    "{}: not a checkpoint (a model without training state); use --init to fine-tune it",
+                    path.display()
+                );
+            };
+            let arch = self.file_architecture(&file, spec)?;
+            let (seed, test_fraction) = self.resume_split(&file, spec)?;
+            let optimizer = <AnyOptimizer as mlp_core::Optimizer>::from_record(&record).ok_or_else(|| {
+                anyhow!("{}: the checkpoint's optimizer {} is not supported", path.display(), record.kind)
+            })?;
+            let c = training.config;
+            let stored = TrainConfig {
+                epochs: c.epochs,
+                batch_size: c.batch_size,
+                optimizer,
+                schedule: c.schedule,
+                l2: c.l2,
+                l1: c.l1,
+                clip_norm: c.clip_norm,
+                frozen_layers: c.frozen_layers,
+            };
+            let train = self.train.resume_config(stored, training.epoch)?;
+            let options = RunOptions { train, init, seed };
+            return Ok(Plan { spec, arch, options, test_fraction, start: Start::Resume(file) });
+        }
+        let mut train = self.train.config(&spec.defaults)?;
+        let test_fraction = self.data.test_fraction()?;
+        let (arch, start) = match &self.init_from {
+            Some(path) => {
+                let file = ModelFile::read(path)?;
+                let arch = self.file_architecture(&file, spec)?;
+                if let Some(freeze) = self.freeze {
+                    let layers = arch.hidden.len() as u32 + 1;
+                    if freeze >= layers {
+                        bail!(
+                            "invalid --freeze {freeze}: the model has {layers} layers; at most {} can be kept fixed",
+                            layers - 1
+                        );
+                    }
+                    train.frozen_layers = freeze;
+                }
+                (arch, Start::Init(file))
+            }
+            None => (self.arch.architecture(spec)?, Start::Fresh),
+        };
+        Ok(Plan { spec, arch, options: RunOptions { train, init, seed: self.data.seed }, test_fraction, start })
+    }
+
+    /// The architecture a model file needs, which must fit the data set and
+    /// agree with --activation if that was given.
+    fn file_architecture(&self, file: &ModelFile, spec: &DatasetSpec) -> anyhow::Result<Architecture> {
+        let arch = file.architecture()?;
+        let (inputs, classes) = (spec.format.features, spec.format.classes);
+        if (arch.inputs, arch.outputs) != (inputs, classes) {
+            bail!(
+                "{}: the model takes {} inputs and gives {} classes, but {} has {inputs} features and {classes} classes",
+                file.path.display(),
+                arch.inputs,
+                arch.outputs,
+                spec.name
+            );
+        }
+        arch::check(&arch).map_err(|e| anyhow!("{}: {e}", file.path.display()))?;
+        Ok(arch)
+    }
+
+    /// The seed and test fraction of the checkpoint's split (from its
+    /// metadata), which a resumed run must train on; flags that name another are an error.
+    fn resume_split(&self, file: &ModelFile, spec: &DatasetSpec) -> anyhow::Result<(u64, f64)> {
+        let given_fraction = self.data.test_fraction()?;
+        let metadata = file.model().metadata().unwrap_or("");
+        let value = |key: &str| metadata.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('='));
+        if let Some(dataset) = value("dataset").filter(|&d| d != spec.name) {
+            bail!("{}: the checkpoint was trained on {dataset}, not {}", file.path.display(), spec.name);
+        }
+        let seed = match value("seed").map(str::parse::<u64>) {
+            Some(Ok(seed)) => seed,
+            _ => self.data.seed,
+        };
+        let fraction = match value("test_fraction").map(str::parse::<f64>) {
+            Some(Ok(fraction)) => fraction,
+            _ => given_fraction,
+        };
+        if self.data.seed != 0 && self.data.seed != seed {
+            bail!(
+                "{}: the checkpoint was trained on the split of --seed {seed}, not {}",
+                file.path.display(),
+                self.data.seed
+            );
+        }
+        if self.data.test_fraction.is_some() && given_fraction != fraction {
+            bail!(
+                "{}: the checkpoint was trained with --test-fraction {}, not {}",
+                file.path.display(),
+                number(fraction),
+                number(given_fraction)
+            );
+        }
+        Ok((seed, fraction))
     }
 
     /// A bar over the epochs on stderr, hidden with `--quiet` or when stdout is not a terminal.
@@ -116,6 +314,19 @@ impl Cmd {
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar
+    }
+}
+
+/// Fails early if `path` cannot be written: a directory, or a parent that does not exist.
+fn check_writable(path: &Path) -> anyhow::Result<()> {
+    if path.is_dir() {
+        bail!("cannot write {}: it is a directory", path.display());
+    }
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() && !parent.is_dir() => {
+            bail!("cannot write {}: directory {} does not exist", path.display(), parent.display())
+        }
+        _ => Ok(()),
     }
 }
 
