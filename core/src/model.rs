@@ -397,6 +397,10 @@ pub const fn scaling_section_bytes<N: Network>() -> usize {
 /// // to what SGD stores.
 /// let extra = model::checkpoint_bytes::<Net, Momentum>() - model::checkpoint_bytes::<Net, Sgd>();
 /// assert_eq!(extra, Net::PARAMETERS * 4 + 8);
+/// // The figures docs/model-format.md quotes:
+/// assert_eq!(Net::MODEL_BYTES, 9_680);
+/// assert_eq!(model::checkpoint_bytes::<Net, Momentum>(), 19_436);
+/// assert_eq!(model::checkpoint_bytes::<Net, mlp_core::optim::Adam>(), 29_092);
 /// ```
 pub const fn checkpoint_bytes<N: Network, O: Optimizer>() -> usize {
     model_bytes::<N>() + optimizer_section_bytes::<N, O>() + TRAINING_SECTION_BYTES

@@ -1,7 +1,7 @@
-//! Resuming from a saved state is invisible: 10 epochs in one run give the
-//! bits of 5 epochs, a copy of the training state (what a checkpoint saves:
-//! optimizer buffers, step and epoch counts, the generator's state), and 5
-//! more epochs with a new `Learner` over the copy, for every optimizer.
+//! Resuming from a checkpoint is invisible: 10 epochs in one run give the
+//! bits of 5 epochs, a checkpoint file (weights, optimizer buffers, step and
+//! epoch counts, the generator's state, the configuration), and 5 more
+//! epochs with a new `Learner` over what was read back, for every optimizer.
 
 mod common;
 
@@ -14,7 +14,7 @@ use mlp_core::activation::{Relu, Tanh};
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
 use mlp_core::schedule::{Schedule, Shape};
-use mlp_core::{Dataset, Dense, EpochMetrics, Init, Learner, Network, TrainConfig, TrainState, layers};
+use mlp_core::{Dataset, Dense, EpochMetrics, Init, Learner, Network, TrainConfig, TrainState, layers, model};
 
 type Net = layers![Dense<f32, 2, 12, Tanh>, Dense<f32, 12, 8, Relu>, Dense<f32, 8, 2>];
 
@@ -79,9 +79,15 @@ where
         .unwrap();
     assert!(summary.stopped_early);
     assert_eq!(state.persistent.epoch, 5);
-    let mut resumed_net = net.clone();
-    let mut resumed = state.clone();
-    drop(state);
+    // Through a checkpoint file, into a network and state that start zeroed
+    // (as after a reset), with the configuration read back from the file.
+    let mut file = vec![0u8; model::checkpoint_bytes::<Net, O>()];
+    let written = model::write_checkpoint(&net, &state.persistent, &config, &mut file).unwrap();
+    assert_eq!(written, file.len(), "{}: the checkpoint's size is the compile-time constant", O::NAME);
+    drop((net, state));
+    let mut resumed_net = Net::default();
+    let mut resumed = TrainState::<Net, O>::new();
+    let config = model::read_checkpoint(&file, &mut resumed_net, &mut resumed.persistent).unwrap();
     // A new shuffle buffer: the order is rebuilt every epoch, not state.
     let mut order = vec![u16::MAX; inputs.len()];
     let summary = Learner::new(&mut resumed_net, &mut resumed, &mut order, SoftmaxCrossEntropy, &config)
