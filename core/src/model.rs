@@ -1015,7 +1015,7 @@ pub fn write_checkpoint<N: Network, O: Optimizer>(
     write(net, Extras { training: Some((persistent, config)), scaling: None, metadata: None }, out)
 }
 
-/// Bytes [`write`] will take for `net` with `extras`.
+/// Bytes [`write()`] will take for `net` with `extras`.
 pub fn written_bytes<N: Network, O: Optimizer>(extras: &Extras<'_, N, O>) -> usize {
     let mut total = model_bytes::<N>();
     if let Some((_, config)) = extras.training {
