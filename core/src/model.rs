@@ -925,6 +925,12 @@ fn decode_training(payload: &[u8]) -> Result<TrainingRecord, FormatError> {
         Some(&[4, 0, 0, 0]) => Shape::Cosine { min_lr: parameter },
         _ => return Err(malformed("unknown learning-rate schedule")),
     };
+    // Fields the shape does not use are 0: a file has one reading, and is written back as it was read.
+    if (every != 0 && !matches!(shape, Shape::Step { .. }))
+        || (parameter.to_bits() != 0 && matches!(shape, Shape::Constant))
+    {
+        return Err(malformed("a field its learning-rate schedule does not use is not zero"));
+    }
     Ok(TrainingRecord {
         steps: u(0),
         epoch: u(4),
@@ -1066,6 +1072,15 @@ pub fn write<N: Network, O: Optimizer>(
         return Err(FormatError::InvalidConfig(Error::InvalidHyperparameter {
             name: crate::error::Hyperparameter::FrozenLayers,
             requirement: "fewer than the network's layers",
+        }));
+    }
+    // Stored in 32 bits: a larger batch would come back as another number.
+    if let Some((_, config)) = extras.training
+        && u32::try_from(config.batch_size).is_err()
+    {
+        return Err(FormatError::InvalidConfig(Error::InvalidHyperparameter {
+            name: crate::error::Hyperparameter::BatchSize,
+            requirement: "at most 4294967295 to be stored in a checkpoint",
         }));
     }
     if let Some(scaling) = extras.scaling
