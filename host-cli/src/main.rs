@@ -15,15 +15,23 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run: the size of the largest command's flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     Train(cmd::train::Cmd),
+    Export(cmd::export::Cmd),
+    Import(cmd::import::Cmd),
+    Inspect(cmd::inspect::Cmd),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(cmd) => cmd.run(),
+        Command::Export(cmd) => cmd.run(),
+        Command::Import(cmd) => cmd.run(),
+        Command::Inspect(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,7 @@
 //! One module per subcommand, each a clap `Cmd` with `run() -> anyhow::Result<()>`.
 
 pub mod args;
+pub mod export;
+pub mod import;
+pub mod inspect;
 pub mod train;
