@@ -1,7 +1,8 @@
 //! What every program in `src/bin/` shares on QEMU's `mps2-an386` board
 //! (Cortex-M4 with FPU): a defmt logger over semihosting, an exit status for
 //! the host, panic and fault handlers that end the run instead of hanging,
-//! the stack's high-water mark, and an instruction counter.
+//! the stack's high-water mark, an instruction counter, and files written
+//! on the host.
 //!
 //! Each program logs `PASS <bin>` or `FAIL <bin>: ...` last and ends with
 //! [`exit`]; the host test runs it under QEMU and checks both.
@@ -74,6 +75,73 @@ fn hex_line<'a>(buf: &'a mut [u8; 64], what: &[u8], pc: u32) -> &'a [u8] {
         len += 1;
     }
     buf.get(..len).unwrap_or_default()
+}
+
+/// Files written on the host through semihosting (QEMU runs with
+/// `-semihosting-config enable=on,target=native`): how a program hands out
+/// what it made, such as a checkpoint. Names are relative to the host's
+/// working directory (QEMU's).
+pub mod host_file {
+    use cortex_m_semihosting::{nr, syscall};
+
+    /// Longest file name, in bytes.
+    pub const MAX_NAME: usize = 63;
+
+    /// Why a file could not be written on the host.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, defmt::Format)]
+    pub enum Error {
+        /// The name is empty, longer than [`MAX_NAME`] or holds a nul byte.
+        Name,
+        /// The host refused to create the file (or there is no host).
+        Open,
+        /// The host stopped writing before the end.
+        Write,
+        /// The host could not close the file.
+        Close,
+    }
+
+    /// Creates (or truncates) the host's file `name` and writes `bytes` into it.
+    pub fn write(name: &str, bytes: &[u8]) -> Result<(), Error> {
+        // SYS_OPEN takes a nul-terminated name and its length.
+        let mut path = [0u8; MAX_NAME + 1];
+        if name.is_empty() || name.len() > MAX_NAME || name.bytes().any(|b| b == 0) {
+            return Err(Error::Name);
+        }
+        for (d, s) in path.iter_mut().zip(name.bytes()) {
+            *d = s;
+        }
+        // SAFETY: the host reads the name from `path` (nul-terminated: the
+        // name is shorter than the buffer) during the call, and writes nothing.
+        let fd = unsafe { syscall!(OPEN, path.as_ptr(), nr::open::W_TRUNC_BINARY, name.len()) };
+        if fd as isize == -1 {
+            return Err(Error::Open);
+        }
+        let mut rest = bytes;
+        let written = loop {
+            if rest.is_empty() {
+                break Ok(());
+            }
+            // SAFETY: the host reads `rest.len()` bytes from `rest` during the call.
+            let left = unsafe { syscall!(WRITE, fd, rest.as_ptr(), rest.len()) };
+            // SYS_WRITE returns how many bytes it did not write (the last
+            // ones); a host that writes nothing more would make this loop
+            // forever, so that is an error too.
+            if left == 0 {
+                break Ok(());
+            }
+            match rest.get(rest.len().wrapping_sub(left)..) {
+                Some(unwritten) if unwritten.len() < rest.len() => rest = unwritten,
+                _ => break Err(Error::Write),
+            }
+        };
+        // SAFETY: closes the handle opened above, which nothing else uses.
+        let closed = unsafe { syscall!(CLOSE, fd) };
+        written?;
+        if closed != 0 {
+            return Err(Error::Close);
+        }
+        Ok(())
+    }
 }
 
 /// How deep the stack has ever been.

@@ -16,6 +16,7 @@ use host_cli::data::{DIGITS, Samples};
 use host_cli::split::stratified_split;
 use mlp_core::activation::{Relu, Sigmoid, Tanh, sigmoid};
 use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::model;
 use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
 use mlp_core::schedule::{Schedule, Shape};
 use mlp_core::{
@@ -160,13 +161,24 @@ pub const ADAMW: TrainConfig<AdamW> = step_config(
 /// norm, so that clipping changes every step.
 pub const CLIP_NORM: f64 = 0.05;
 
-/// One generated file: its name in [`DIR`] and its contents.
+/// One generated file: its name in [`DIR`] and its contents, Rust source
+/// (`.rs`) or a binary model file (`.mlpm`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fixture {
     /// File name.
-    pub name: &'static str,
+    pub name: String,
     /// Contents.
-    pub text: String,
+    pub bytes: Vec<u8>,
+}
+
+impl Fixture {
+    fn source(name: &str, source: Source) -> Self {
+        Fixture { name: name.to_owned(), bytes: source.0.into_bytes() }
+    }
+
+    fn model(name: String, bytes: Vec<u8>) -> Self {
+        Fixture { name, bytes }
+    }
 }
 
 /// `fixtures/crosscheck` in this repository.
@@ -202,7 +214,7 @@ impl Images {
     }
 
     /// The first `per_class` images of every class, keeping their order.
-    fn stratified(&self, per_class: usize) -> Images {
+    pub fn stratified(&self, per_class: usize) -> Images {
         let mut taken = [0usize; 10];
         let mut out = Images::default();
         for (x, &label) in self.inputs.iter().zip(&self.labels) {
@@ -257,8 +269,12 @@ where
 
 /// A fresh state whose generator is seeded with `seed`, and a network
 /// initialised from it: one stream initialises, then shuffles.
-fn seeded<N: Network<Scalar = f32>>(net: &mut N, init: Init, seed: u64) -> Result<TrainState<N>, String> {
-    let mut state = TrainState::<N>::new();
+fn seeded<N: Network<Scalar = f32>, O: Optimizer>(
+    net: &mut N,
+    init: Init,
+    seed: u64,
+) -> Result<TrainState<N, O>, String> {
+    let mut state = TrainState::<N, O>::new();
     state.persistent.rng = DefaultRng::seed_from_u64(seed);
     net.initialize(init, &mut state.persistent.rng).map_err(|e| e.to_string())?;
     Ok(state)
@@ -405,6 +421,195 @@ where
     evaluate(net, &mut activations, SoftmaxCrossEntropy, data.dataset()?).map_err(|e| e.to_string())
 }
 
+/// The network of the resume cross-check: 64 pixels, 16 tanh units, 10
+/// logits. Small, so that the device keeps one training state, the
+/// network and a checkpoint buffer in little RAM.
+pub type ResumeNet = layers![Dense<f32, 64, 16, Tanh>, Dense<f32, 16, 10>];
+/// Seed of the resume cases (initialisation, then shuffles).
+pub const RESUME_SEED: u64 = 2026;
+/// The initialiser of the resume cases.
+pub const RESUME_INIT: Init = Init::GlorotUniform;
+/// Epochs the host trains before it writes the checkpoint the device resumes.
+pub const RESUME_HOST_EPOCHS: u32 = 2;
+/// Epochs each side trains after reading the other's checkpoint: the device
+/// from the host's, then the host from the device's.
+pub const RESUME_EPOCHS: u32 = 2;
+
+/// A resume case's configuration: the whole run (host, device, host again)
+/// in epochs over the on-device training digits, in minibatches of 32 (the
+/// last one of each epoch is 16).
+const fn resume_config<O: Optimizer>(optimizer: O, schedule: Schedule, l2: f64, clip_norm: f64) -> TrainConfig<O> {
+    TrainConfig {
+        epochs: RESUME_HOST_EPOCHS + 2 * RESUME_EPOCHS,
+        batch_size: 32,
+        schedule,
+        l2,
+        clip_norm,
+        ..TrainConfig::new(optimizer)
+    }
+}
+
+/// Resume case: SGD with L1 and L2.
+pub const RESUME_SGD: TrainConfig<Sgd> =
+    TrainConfig { l1: 1e-4, ..resume_config(Sgd, Schedule::constant(0.1), 1e-4, 0.0) };
+/// Resume case: momentum with an inverse-time decay and L2.
+pub const RESUME_MOMENTUM: TrainConfig<Momentum> = resume_config(
+    Momentum { momentum: 0.9 },
+    Schedule { lr: 0.05, shape: Shape::InverseTime { decay: 0.3 }, warmup: 0 },
+    1e-3,
+    0.0,
+);
+/// Resume case: Nesterov momentum fine-tuning the last layer (the first one
+/// frozen by the configuration, so the checkpoint stores no state for it).
+pub const RESUME_NESTEROV: TrainConfig<Nesterov> =
+    TrainConfig { frozen_layers: 1, ..resume_config(Nesterov { momentum: 0.9 }, Schedule::constant(0.05), 1e-3, 0.0) };
+/// Resume case: Adagrad, the rate halved every two epochs, so that it
+/// changes at each side's first epoch.
+pub const RESUME_ADAGRAD: TrainConfig<Adagrad> = resume_config(
+    Adagrad::DEFAULT,
+    Schedule { lr: 0.05, shape: Shape::Step { every: 2, gamma: 0.5 }, warmup: 0 },
+    0.0,
+    0.0,
+);
+/// Resume case: RMSprop with a warm-up epoch, an exponential schedule and clipping.
+pub const RESUME_RMSPROP: TrainConfig<RmsProp> = resume_config(
+    RmsProp::DEFAULT,
+    Schedule { lr: 0.01, shape: Shape::Exponential { gamma: 0.8 }, warmup: 1 },
+    0.0,
+    RESUME_CLIP_NORM,
+);
+/// Resume case: Adam with L2.
+pub const RESUME_ADAM: TrainConfig<Adam> = resume_config(Adam::DEFAULT, Schedule::constant(0.01), 1e-3, 0.0);
+/// Resume case: AdamW with a cosine schedule and clipping.
+pub const RESUME_ADAMW: TrainConfig<AdamW> = resume_config(
+    AdamW { weight_decay: 0.05, ..AdamW::DEFAULT },
+    Schedule { lr: 0.01, shape: Shape::Cosine { min_lr: 0.001 }, warmup: 0 },
+    0.0,
+    RESUME_CLIP_NORM,
+);
+/// The clip norm of the clipped resume cases.
+pub const RESUME_CLIP_NORM: f64 = 0.5;
+
+/// What is done with each resume case, one optimizer type at a time.
+pub trait ResumeCases {
+    /// One case: the optimizer `O` (its [`Optimizer::NAME`] names the files) and its configuration.
+    fn case<O: Optimizer>(&mut self, config: &TrainConfig<O>) -> Result<(), String>;
+}
+
+/// Visits every resume case: one per optimizer.
+pub fn resume_cases(cases: &mut impl ResumeCases) -> Result<(), String> {
+    cases.case(&RESUME_SGD)?;
+    cases.case(&RESUME_MOMENTUM)?;
+    cases.case(&RESUME_NESTEROV)?;
+    cases.case(&RESUME_ADAGRAD)?;
+    cases.case(&RESUME_RMSPROP)?;
+    cases.case(&RESUME_ADAM)?;
+    cases.case(&RESUME_ADAMW)
+}
+
+/// The host's checkpoint of a resume case, which the device resumes.
+pub fn checkpoint_name<O: Optimizer>() -> String {
+    format!("checkpoint_{}.mlpm", O::NAME)
+}
+
+/// The checkpoint the device must write after its [`RESUME_EPOCHS`], as the host computed it.
+pub fn resumed_name<O: Optimizer>() -> String {
+    format!("checkpoint_{}_resumed.mlpm", O::NAME)
+}
+
+/// The file the device hands its own checkpoint out as (a semihosting
+/// write, in QEMU's working directory).
+pub fn device_checkpoint_name<O: Optimizer>() -> String {
+    format!("resume_{}.mlpm", O::NAME)
+}
+
+/// The digits the device trains on, those of `subsets.rs`: the first
+/// [`TRAIN_PER_CLASS`] of each class in the training split.
+pub fn device_train_set() -> Result<Images, String> {
+    Ok(digits()?.0.stratified(TRAIN_PER_CLASS))
+}
+
+/// A resume case's network and state after [`RESUME_HOST_EPOCHS`] on the
+/// host: initialised from [`RESUME_SEED`], whose generator then shuffles.
+pub fn resume_start<O: Optimizer>(
+    config: &TrainConfig<O>,
+    data: &Images,
+) -> Result<(ResumeNet, Box<TrainState<ResumeNet, O>>), String> {
+    let mut net = ResumeNet::default();
+    let mut state = Box::new(seeded::<ResumeNet, O>(&mut net, RESUME_INIT, RESUME_SEED)?);
+    train_epochs(&mut net, &mut state, config, data, RESUME_HOST_EPOCHS)?;
+    Ok((net, state))
+}
+
+/// `epochs` more epochs of `config` (each one shuffled by the state's
+/// generator), as a device runs them: `Learner::epoch`, one sample at a time.
+pub fn train_epochs<N, O, const K: usize>(
+    net: &mut N,
+    state: &mut TrainState<N, O>,
+    config: &TrainConfig<O>,
+    data: &Images,
+    epochs: u32,
+) -> Result<(), String>
+where
+    N: Network<Scalar = f32, Input = Image, Output = [f32; K]>,
+    O: Optimizer,
+{
+    let mut order = vec![0u16; data.inputs.len()];
+    let mut learner = Learner::new(net, state, &mut order, SoftmaxCrossEntropy, config).map_err(|e| e.to_string())?;
+    for _ in 0..epochs {
+        learner.epoch(data.dataset()?).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// `net`, its optimizer state and position, and `config` as a checkpoint.
+pub fn checkpoint<N: Network, O: Optimizer>(
+    net: &N,
+    state: &TrainState<N, O>,
+    config: &TrainConfig<O>,
+) -> Result<Vec<u8>, String> {
+    let mut file = vec![0u8; model::checkpoint_bytes::<N, O>()];
+    let written = model::write_checkpoint(net, &state.persistent, config, &mut file).map_err(|e| e.to_string())?;
+    file.truncate(written);
+    Ok(file)
+}
+
+/// A resumed run: the network, its training state and the configuration
+/// its checkpoint held.
+pub type Resumed<O> = (ResumeNet, Box<TrainState<ResumeNet, O>>, TrainConfig<O>);
+
+/// Reads a resume case's checkpoint and trains `epochs` more epochs from it.
+pub fn resume_from<O: Optimizer>(file: &[u8], data: &Images, epochs: u32) -> Result<Resumed<O>, String> {
+    let mut net = ResumeNet::default();
+    let mut state = Box::new(TrainState::<ResumeNet, O>::new());
+    let config = model::read_checkpoint(file, &mut net, &mut state.persistent).map_err(|e| e.to_string())?;
+    train_epochs(&mut net, &mut state, &config, data, epochs)?;
+    Ok((net, state, config))
+}
+
+/// Writes each resume case's two checkpoints: the host's after
+/// [`RESUME_HOST_EPOCHS`], and what the device must write after
+/// [`RESUME_EPOCHS`] more (the host resuming from the first file).
+struct ResumeFixtures<'a> {
+    data: &'a Images,
+    out: Vec<Fixture>,
+}
+
+impl ResumeCases for ResumeFixtures<'_> {
+    fn case<O: Optimizer>(&mut self, config: &TrainConfig<O>) -> Result<(), String> {
+        let (net, state) = resume_start(config, self.data)?;
+        let start = checkpoint(&net, &state, config)?;
+        let (net, state, read) = resume_from::<O>(&start, self.data, RESUME_EPOCHS)?;
+        if read != *config {
+            return Err(format!("{}: the checkpoint gave back {read:?}, not {config:?}", O::NAME));
+        }
+        let resumed = checkpoint(&net, &state, config)?;
+        self.out.push(Fixture::model(checkpoint_name::<O>(), start));
+        self.out.push(Fixture::model(resumed_name::<O>(), resumed));
+        Ok(())
+    }
+}
+
 /// Rust source of constants.
 struct Source(String);
 
@@ -527,55 +732,36 @@ impl Source {
     }
 }
 
-/// The optimizer fixture's cases, written one after another.
+/// The optimizer fixture's cases, written one after another: each one's
+/// configuration into `optimizer.rs`, its network and optimizer state after
+/// the steps as a checkpoint of its own.
 struct StepCases<'a> {
     out: &'a mut Source,
+    files: &'a mut Vec<Fixture>,
     start: &'a DigitsNet,
     data: &'a Images,
 }
 
-/// The type of a digits network's values in a fixture: layer 1 weights and
-/// biases, layer 2 weights and biases, as bit patterns.
-const DIGITS_BITS: &str = "([[u32; 32]; 64], [u32; 32], [[u32; 10]; 32], [u32; 10])";
-/// Its name in the optimizer fixture.
-const DIGITS_BITS_NAME: &str = "DigitsBits";
-
 /// The digits network's gradient buffer, the shape of every optimizer buffer.
 pub type DigitsGradients = <DigitsNet as Network>::Gradients;
 
+/// The checkpoint of optimizer case `case` (`MOMENTUM_L2`): `optimizer_momentum_l2.mlpm`.
+pub fn step_checkpoint_name(case: &str) -> String {
+    format!("optimizer_{}.mlpm", case.to_lowercase())
+}
+
 impl StepCases<'_> {
-    /// Runs one case and writes its configuration, the weights after the
-    /// steps and every optimizer buffer (`buffers` views the state's, as
-    /// `O::State` is an array only once `O` is known).
-    fn add<O: Optimizer>(
-        &mut self,
-        name: &str,
-        config: &TrainConfig<O>,
-        buffers: impl Fn(&TrainState<DigitsNet, O>) -> &[DigitsGradients],
-    ) -> Result<(), String> {
+    /// Runs one case and writes its configuration, and the weights and every
+    /// optimizer buffer after the steps as a checkpoint.
+    fn add<O: Optimizer>(&mut self, name: &str, config: &TrainConfig<O>) -> Result<(), String> {
         let (after, state) = steps(self.start, self.data, &STEP_BATCHES, config)?;
-        let out = &mut *self.out;
-        out.train_config(&format!("Case {name}: the configuration."), &format!("{name}_CONFIG"), config);
-        out.dense(&format!("Case {name}, layer 1 after the steps"), &format!("{name}_1"), &after.head);
-        out.dense(&format!("Case {name}, layer 2 after the steps"), &format!("{name}_2"), &after.tail);
-        let buffers = buffers(&state);
-        for (k, buffer) in buffers.iter().enumerate() {
-            let what = format!("Case {name}, optimizer buffer {k}");
-            out.gradients(&format!("{what}, layer 1"), &format!("{name}_STATE{k}_1"), &buffer.head);
-            out.gradients(&format!("{what}, layer 2"), &format!("{name}_STATE{k}_2"), &buffer.tail);
-        }
-        let tuple = |prefix: &str| format!("({prefix}_1_W, {prefix}_1_B, {prefix}_2_W, {prefix}_2_B)");
-        out.item(
-            &format!("Case {name}: the weights after the steps, one tuple (layer 1 weights, biases, layer 2 weights, biases)."),
-            &format!("{name}_AFTER: {DIGITS_BITS_NAME}"),
-            &tuple(name),
+        let file = step_checkpoint_name(name);
+        self.out.train_config(
+            &format!("Case {name}: the configuration. The network and optimizer state after the steps: `{file}`."),
+            &format!("{name}_CONFIG"),
+            config,
         );
-        let state_tuples: Vec<String> = (0..buffers.len()).map(|k| tuple(&format!("{name}_STATE{k}"))).collect();
-        out.item(
-            &format!("Case {name}: every optimizer buffer after the steps ({}), each one tuple.", O::BUFFERS),
-            &format!("{name}_STATE: [{DIGITS_BITS_NAME}; {}]", buffers.len()),
-            &format!("[{}]", state_tuples.join(", ")),
-        );
+        self.files.push(Fixture::model(file, checkpoint(&after, &state, config)?));
         Ok(())
     }
 }
@@ -590,13 +776,18 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     let digits_net = trained_digits(&train_set)?;
     let smooth_net = trained_smooth(&train_set)?;
 
-    // The host-trained networks.
-    let mut networks = Source::new("Networks trained on the host from fixed seeds.");
+    // The host-trained networks, as model files; the digits network's first
+    // layer also as source, for a `static` in flash behind which the device
+    // fine-tunes (`Frozen`).
+    let mut files = vec![
+        Fixture::model(DIGITS_MODEL.to_owned(), model_file(&digits_net)?),
+        Fixture::model(SMOOTH_MODEL.to_owned(), model_file(&smooth_net)?),
+    ];
+    let mut networks = Source::new(
+        "The first layer of the digits network trained on the host (the whole network is digits.mlpm),\n\
+         // for a `static` in flash.",
+    );
     networks.dense("Digits network, layer 1 (64 → 32, ReLU)", "DIGITS_1", &digits_net.head);
-    networks.dense("Digits network, layer 2 (32 → 10, identity)", "DIGITS_2", &digits_net.tail);
-    networks.dense("Smooth network, layer 1 (64 → 16, tanh)", "SMOOTH_1", &smooth_net.head);
-    networks.dense("Smooth network, layer 2 (16 → 12, sigmoid)", "SMOOTH_2", &smooth_net.tail.head);
-    networks.dense("Smooth network, layer 3 (12 → 10, identity)", "SMOOTH_3", &smooth_net.tail.tail);
 
     // Inference and the math routines.
     let inputs = test_set.take(INFERENCE_SAMPLES);
@@ -644,23 +835,22 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     // K optimizer steps per configuration.
     let step_data = train_set.take(STEP_BATCHES.iter().sum());
     let mut optimizer = Source::new(
-        "Optimizer steps: from the digits network in network.rs and a fresh `TrainState`, one\n\
-         // `Learner::step` per minibatch (summed with `accumulate_sample`), step k in epoch k.",
+        "Optimizer steps: from the digits network in digits.mlpm and a fresh `TrainState`, one\n\
+         // `Learner::step` per minibatch (summed with `accumulate_sample`), step k in epoch k; the network\n\
+         // and the optimizer state after the steps are a checkpoint per case, optimizer_<case>.mlpm.",
     );
     optimizer.images("The minibatches' digits, one after another.", "STEP_PIXELS", &step_data.inputs)?;
     optimizer.labels("Their digits.", "STEP_LABELS", &step_data.labels);
     optimizer.labels("Samples in each minibatch; step k uses epoch k.", "STEP_BATCHES", &STEP_BATCHES);
-    optimizer.doc("A digits network's values: layer 1 weights and biases, layer 2 weights and biases.");
-    let _ = writeln!(optimizer.0, "pub type {DIGITS_BITS_NAME} = {DIGITS_BITS};");
-    let mut cases = StepCases { out: &mut optimizer, start: &digits_net, data: &step_data };
-    cases.add("MOMENTUM_L2", &MOMENTUM_L2, |s| &s.persistent.optimizer)?;
-    cases.add("NESTEROV", &NESTEROV, |s| &s.persistent.optimizer)?;
-    cases.add("DECAY", &DECAY, |s| &s.persistent.optimizer)?;
-    cases.add("L1", &L1, |s| &s.persistent.optimizer)?;
-    cases.add("ADAGRAD", &ADAGRAD, |s| &s.persistent.optimizer)?;
-    cases.add("RMSPROP", &RMSPROP, |s| &s.persistent.optimizer)?;
-    cases.add("ADAM_L2", &ADAM_L2, |s| &s.persistent.optimizer)?;
-    cases.add("ADAMW", &ADAMW, |s| &s.persistent.optimizer)?;
+    let mut cases = StepCases { out: &mut optimizer, files: &mut files, start: &digits_net, data: &step_data };
+    cases.add("MOMENTUM_L2", &MOMENTUM_L2)?;
+    cases.add("NESTEROV", &NESTEROV)?;
+    cases.add("DECAY", &DECAY)?;
+    cases.add("L1", &L1)?;
+    cases.add("ADAGRAD", &ADAGRAD)?;
+    cases.add("RMSPROP", &RMSPROP)?;
+    cases.add("ADAM_L2", &ADAM_L2)?;
+    cases.add("ADAMW", &ADAMW)?;
 
     // The on-device data.
     let device_train = train_set.stratified(TRAIN_PER_CLASS);
@@ -716,13 +906,34 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     finetune.metrics("Last epoch's running metrics", "LAST_EPOCH", &last_epoch);
     finetune.metrics("Held-out digits", "TEST", &test_metrics);
 
-    Ok(vec![
-        Fixture { name: "network.rs", text: networks.0 },
-        Fixture { name: "inference.rs", text: inference.0 },
-        Fixture { name: "gradients.rs", text: gradients.0 },
-        Fixture { name: "optimizer.rs", text: optimizer.0 },
-        Fixture { name: "subsets.rs", text: subsets.0 },
-        Fixture { name: "training.rs", text: training.0 },
-        Fixture { name: "finetune.rs", text: finetune.0 },
-    ])
+    // Checkpoints across the boundary, both ways: for every optimizer, the
+    // host's after a few epochs and what the device must write after resuming it.
+    let mut resume = ResumeFixtures { data: &device_train, out: Vec::new() };
+    resume_cases(&mut resume)?;
+    files.append(&mut resume.out);
+
+    let mut fixtures = vec![
+        Fixture::source("network.rs", networks),
+        Fixture::source("inference.rs", inference),
+        Fixture::source("gradients.rs", gradients),
+        Fixture::source("optimizer.rs", optimizer),
+        Fixture::source("subsets.rs", subsets),
+        Fixture::source("training.rs", training),
+        Fixture::source("finetune.rs", finetune),
+    ];
+    fixtures.append(&mut files);
+    Ok(fixtures)
+}
+
+/// The digits network of the inference, gradient and optimizer fixtures.
+pub const DIGITS_MODEL: &str = "digits.mlpm";
+/// The smooth network of the inference and gradient fixtures.
+pub const SMOOTH_MODEL: &str = "smooth.mlpm";
+
+/// `net` as a model file.
+pub fn model_file<N: Network>(net: &N) -> Result<Vec<u8>, String> {
+    let mut file = vec![0u8; N::MODEL_BYTES];
+    let written = model::write_model(net, &mut file).map_err(|e| e.to_string())?;
+    file.truncate(written);
+    Ok(file)
 }

@@ -8,12 +8,23 @@
 //! toolchain, qemu-system-arm, binutils-arm-none-eabi and defmt-print.
 //! `cargo test -p mlp-tests --test firmware -- --nocapture` also prints each
 //! program's decoded log and the memory table.
+//!
+//! Each program runs in a directory of its own, where the files it writes on
+//! the host (semihosting) land: `resume` hands out its checkpoints there, and
+//! [`the_host_resumes_the_devices_checkpoints`] resumes from them.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+use mlp_core::model::{self, Model};
+use mlp_core::{Optimizer, TrainConfig};
+use mlp_tests::crosscheck::{
+    Images, RESUME_EPOCHS, RESUME_HOST_EPOCHS, ResumeCases, checkpoint, checkpoint_name, device_checkpoint_name,
+    device_train_set, fixture_dir, resume_cases, resume_from,
+};
 
 /// The only functions allowed to call into `core::panicking` other than
 /// through [`PANIC_ROUTINES`]: the semihosting log transport's own checks that
@@ -155,10 +166,12 @@ fn build_firmware() -> Result<Vec<Program>, String> {
     Ok(programs)
 }
 
-/// One program's run under QEMU: its exit status and its decoded log.
+/// One program's run under QEMU: its exit status, its decoded log and the
+/// directory it ran in (where the files it wrote on the host are).
 struct Run {
     code: Option<i32>,
     log: String,
+    dir: PathBuf,
 }
 
 impl Run {
@@ -180,15 +193,20 @@ fn runs() -> &'static BTreeMap<String, Run> {
         let programs = programs();
         std::thread::scope(|scope| {
             let handles: Vec<_> =
-                programs.iter().map(|p| (p, scope.spawn(|| run(&p.elf, expected_to_fail(&p.name))))).collect();
+                programs.iter().map(|p| (p, scope.spawn(|| run(p, expected_to_fail(&p.name))))).collect();
             handles.into_iter().map(|(p, handle)| (p.name.clone(), handle.join().expect("runner thread"))).collect()
         })
     })
 }
 
-fn run(elf: &Path, expected_to_fail: bool) -> Run {
+fn run(program: &Program, expected_to_fail: bool) -> Run {
+    // A fresh directory of its own: QEMU's working directory, where the
+    // program's semihosting files are created.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("firmware-runs").join(&program.name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut qemu = Command::new(root().join("scripts/run-qemu.sh"));
-    qemu.arg(elf).arg("--icount");
+    qemu.arg(&program.elf).arg("--icount").current_dir(&dir);
     if expected_to_fail {
         qemu.env("MLP_QEMU_TIMEOUT", EXPECTED_FAILURE_TIMEOUT_SECONDS);
     }
@@ -196,7 +214,7 @@ fn run(elf: &Path, expected_to_fail: bool) -> Run {
     let Output { status, stdout, stderr } = output;
     let mut log = String::from_utf8_lossy(&stdout).into_owned();
     log.push_str(&String::from_utf8_lossy(&stderr));
-    Run { code: status.code(), log }
+    Run { code: status.code(), log, dir }
 }
 
 fn tool_output(tool: &str, args: &[&str], elf: &Path) -> String {
@@ -221,6 +239,118 @@ fn every_program_passes_under_qemu() {
         }
     }
     assert!(failed.is_empty(), "firmware programs failed under QEMU:\n\n{}", failed.join("\n\n"));
+}
+
+/// Checks each optimizer's checkpoint from the `resume` program: collects
+/// what differs rather than stopping at the first.
+struct DeviceCheckpoints<'a> {
+    run: &'a Run,
+    data: Images,
+    failures: Vec<String>,
+}
+
+impl DeviceCheckpoints<'_> {
+    fn check<O: Optimizer>(&self, config: &TrainConfig<O>) -> Result<String, String> {
+        let name = O::NAME;
+        // The device resumed the host's checkpoint and matched the host's continuation, value by value.
+        let matched = format!("RESUMED {name}: every value as on the host");
+        if !self.run.log.lines().any(|line| line.trim_end().ends_with(&matched)) {
+            return Err(format!("the device's log lacks `{matched}`"));
+        }
+        // Its checkpoint, handed out as a file: whole, as the log describes it.
+        let path = self.run.dir.join(device_checkpoint_name::<O>());
+        let device = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let crc = model::crc32(device.get(..device.len().saturating_sub(4)).unwrap_or_default());
+        let handed_out = format!("CHECKPOINT {name} {} B crc32={crc:#010x} written to", device.len());
+        if !self.run.log.contains(&handed_out) {
+            return Err(format!("{} does not match the log (no `{handed_out}`)", path.display()));
+        }
+
+        // Across the boundary: the host resumes the device's checkpoint ...
+        let (net, state, read) = resume_from::<O>(&device, &self.data, RESUME_EPOCHS)?;
+        if read != *config {
+            return Err(format!("the device's checkpoint holds {read:?}, not {config:?}"));
+        }
+        let across = checkpoint(&net, &state, &read)?;
+        // ... and must end where the host ends from its own checkpoint,
+        // training as many epochs without crossing it.
+        let host = fs::read(fixture_dir().join(checkpoint_name::<O>())).map_err(|e| e.to_string())?;
+        let (net, state, read) = resume_from::<O>(&host, &self.data, 2 * RESUME_EPOCHS)?;
+        let alone = checkpoint(&net, &state, &read)?;
+        if across != alone {
+            return Err(format!("resumed from the device's checkpoint: {}", differences(&alone, &across)));
+        }
+        let end = Model::parse(&across).map_err(|e| e.to_string())?.training().map(|t| (t.epoch, t.steps));
+        if end.map(|(epoch, _)| epoch) != Some(RESUME_HOST_EPOCHS + 2 * RESUME_EPOCHS) {
+            return Err(format!("the resumed run ends at (epoch, step) {end:?}"));
+        }
+        Ok(format!(
+            "{name:<8} device checkpoint {:>5} B (CRC-32 {crc:#010x}); resumed on the host to (epoch, step) {:?}: \
+             identical to the host's run without the device ({} B)",
+            device.len(),
+            end.unwrap_or_default(),
+            alone.len()
+        ))
+    }
+}
+
+impl ResumeCases for DeviceCheckpoints<'_> {
+    fn case<O: Optimizer>(&mut self, config: &TrainConfig<O>) -> Result<(), String> {
+        match self.check(config) {
+            Ok(line) => println!("{line}"),
+            Err(why) => self.failures.push(format!("{}: {why}", O::NAME)),
+        }
+        Ok(())
+    }
+}
+
+/// How two checkpoints of one network differ: which parameters, which
+/// state values, or else which bytes.
+fn differences(expected: &[u8], actual: &[u8]) -> String {
+    let (Ok(e), Ok(a)) = (Model::parse(expected), Model::parse(actual)) else {
+        return "a checkpoint does not parse".into();
+    };
+    let differing = |x: &[u8], y: &[u8]| x.chunks(4).zip(y.chunks(4)).filter(|(p, q)| p != q).count();
+    let mut found = Vec::new();
+    for layer in 0..e.layer_count() {
+        if let (Some((ew, eb)), Some((aw, ab))) = (e.parameters(layer), a.parameters(layer)) {
+            let n = differing(ew.bytes(), aw.bytes()) + differing(eb.bytes(), ab.bytes());
+            if n > 0 {
+                found.push(format!("{n} parameters of layer {layer}"));
+            }
+        }
+    }
+    if let (Some((_, es)), Some((_, as_))) = (e.optimizer(), a.optimizer()) {
+        for (k, (x, y)) in es.zip(as_).enumerate() {
+            let n = differing(x.bytes(), y.bytes());
+            if n > 0 {
+                found.push(format!("{n} values of optimizer buffer {k}"));
+            }
+        }
+    }
+    if e.training() != a.training() {
+        found.push(format!("the training position: {:?}, expected {:?}", a.training(), e.training()));
+    }
+    if found.is_empty() {
+        let first = expected.iter().zip(actual).position(|(x, y)| x != y);
+        found.push(format!("{} B against {} B, first differing byte {first:?}", actual.len(), expected.len()));
+    }
+    format!("differs from the host's own run: {}", found.join(", "))
+}
+
+/// Checkpoints across the boundary, both ways, for every optimizer: the
+/// `resume` program read the host's checkpoint, trained on and matched the
+/// host's continuation bit for bit (its log says so); the host then resumes
+/// the checkpoint the device handed out (a semihosting file) for as many
+/// epochs again, and must end bit for bit where it ends from its own
+/// checkpoint after twice as many epochs, without the device.
+#[test]
+fn the_host_resumes_the_devices_checkpoints() {
+    let run = runs().get("resume").expect("the resume program ran");
+    assert!(run.passed("resume"), "resume did not pass (exit status {:?}); its log:\n{}", run.code, run.log);
+    let mut checks = DeviceCheckpoints { run, data: device_train_set().unwrap(), failures: Vec::new() };
+    resume_cases(&mut checks).unwrap();
+    assert!(checks.failures.is_empty(), "across the boundary:\n{}", checks.failures.join("\n"));
 }
 
 /// A call from `caller` at `address` into the panic routine `routine`.

@@ -3,7 +3,9 @@
 //! tanh and sigmoid), the math routines, the summed gradient of a minibatch,
 //! and, for every optimizer (SGD, momentum, Nesterov, Adagrad, RMSprop, Adam,
 //! AdamW; with schedules, penalties and clipping), the weights and every
-//! value of the optimizer's state after five steps.
+//! value of the optimizer's state after five steps. The host-trained
+//! networks are model files read with `read_model`, and the host's results
+//! after the steps are checkpoints, both embedded with `include_bytes!`.
 #![no_std]
 #![no_main]
 
@@ -12,20 +14,17 @@ use core::mem::size_of;
 use cortex_m_rt::entry;
 use mlp_core::activation::{Relu, Sigmoid, Tanh, sigmoid};
 use mlp_core::loss::SoftmaxCrossEntropy;
+use mlp_core::model::{Model, read_model};
 use mlp_core::optim::{Adagrad, Adam, AdamW, Nesterov, Optimizer, RmsProp, Sgd};
 use mlp_core::{
-    Chain, Dense, Float, Learner, Network, TrainConfig, TrainState, Zeroed, accumulate_sample, layers,
-    predict_probabilities,
+    Dense, Float, Learner, Network, TrainConfig, TrainState, Zeroed, accumulate_sample, layers, predict_probabilities,
 };
-use mlp_firmware::compare::{columns_from_bits, f32_from_bits, inputs_from_pixels, same_bits, same_count};
+use mlp_firmware::compare::{f32_from_bits, inputs_from_pixels, same_bits, same_count, same_parameters, same_state};
 use mlp_firmware::{exit, stack};
 use static_cell::ConstStaticCell;
 
 #[allow(dead_code, clippy::large_const_arrays)]
 mod fixtures {
-    pub mod network {
-        include!("../../../fixtures/crosscheck/network.rs");
-    }
     pub mod inference {
         include!("../../../fixtures/crosscheck/inference.rs");
     }
@@ -36,20 +35,21 @@ mod fixtures {
         include!("../../../fixtures/crosscheck/optimizer.rs");
     }
 }
-use fixtures::optimizer::DigitsBits;
-use fixtures::{gradients, inference, network, optimizer};
+use fixtures::{gradients, inference, optimizer};
 
 type DigitsNet = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
 type SmoothNet = layers![Dense<f32, 64, 16, Tanh>, Dense<f32, 16, 12, Sigmoid>, Dense<f32, 12, 10>];
-type DigitsGradients = <DigitsNet as Network>::Gradients;
 
 /// memory/default.x gives this program 256 KiB of RAM; it has no tight budget to prove.
 const RAM_BUDGET: usize = 256 * 1024;
 /// Deepest stack allowed: the checks, their result buffers and the logger.
 const STACK_ALLOWANCE: usize = 16 * 1024;
-/// Two training states (the digits network's also for momentum), one for
-/// each other optimizer, and a network for the optimizer steps.
-const STATE_BYTES: usize = size_of::<TrainState<DigitsNet>>()
+/// The two networks read from their files, two training states (the digits
+/// network's also for momentum), one for each other optimizer, and a
+/// network for the optimizer steps.
+const STATE_BYTES: usize = size_of::<DigitsNet>()
+    + size_of::<SmoothNet>()
+    + size_of::<TrainState<DigitsNet>>()
     + size_of::<TrainState<SmoothNet>>()
     + size_of::<DigitsNet>()
     + TrainState::<DigitsNet, Sgd>::BYTES
@@ -60,23 +60,24 @@ const STATE_BYTES: usize = size_of::<TrainState<DigitsNet>>()
     + TrainState::<DigitsNet, AdamW>::BYTES;
 const _: () = assert!(STATE_BYTES + STACK_ALLOWANCE <= RAM_BUDGET, "the cross-checks do not fit");
 
-static DIGITS: DigitsNet = Chain::new(
-    Dense::from_columns(columns_from_bits(network::DIGITS_1_W), f32_from_bits(network::DIGITS_1_B)),
-    Dense::from_columns(columns_from_bits(network::DIGITS_2_W), f32_from_bits(network::DIGITS_2_B)),
-);
-static SMOOTH: SmoothNet = Chain::new(
-    Dense::from_columns(columns_from_bits(network::SMOOTH_1_W), f32_from_bits(network::SMOOTH_1_B)),
-    Chain::new(
-        Dense::from_columns(columns_from_bits(network::SMOOTH_2_W), f32_from_bits(network::SMOOTH_2_B)),
-        Dense::from_columns(columns_from_bits(network::SMOOTH_3_W), f32_from_bits(network::SMOOTH_3_B)),
-    ),
-);
+/// The host-trained networks, as model files in flash.
+static DIGITS_FILE: &[u8] = include_bytes!("../../../fixtures/crosscheck/digits.mlpm");
+static SMOOTH_FILE: &[u8] = include_bytes!("../../../fixtures/crosscheck/smooth.mlpm");
+
+/// The host's network and optimizer state after each optimizer case's steps.
+macro_rules! after_steps {
+    ($case:literal) => {
+        include_bytes!(concat!("../../../fixtures/crosscheck/optimizer_", $case, ".mlpm"))
+    };
+}
 
 static INPUTS: [[f32; 64]; 16] = inputs_from_pixels(inference::INPUT_PIXELS);
 static MATH_INPUTS: [f32; 256] = f32_from_bits(inference::MATH_INPUTS);
 static BATCH: [[f32; 64]; 32] = inputs_from_pixels(gradients::BATCH_PIXELS);
 static STEP_INPUTS: [[f32; 64]; 109] = inputs_from_pixels(optimizer::STEP_PIXELS);
 
+static DIGITS: ConstStaticCell<DigitsNet> = ConstStaticCell::new(DigitsNet::ZEROED);
+static SMOOTH: ConstStaticCell<SmoothNet> = ConstStaticCell::new(SmoothNet::ZEROED);
 static DIGITS_STATE: ConstStaticCell<TrainState<DigitsNet>> = ConstStaticCell::new(TrainState::new());
 static SMOOTH_STATE: ConstStaticCell<TrainState<SmoothNet>> = ConstStaticCell::new(TrainState::new());
 static STEPPED: ConstStaticCell<DigitsNet> = ConstStaticCell::new(DigitsNet::ZEROED);
@@ -89,8 +90,8 @@ static ADAMW: ConstStaticCell<TrainState<DigitsNet, AdamW>> = ConstStaticCell::n
 
 #[entry]
 fn main() -> ! {
-    let (Some(digits_state), Some(smooth_state), Some(stepped)) =
-        (DIGITS_STATE.try_take(), SMOOTH_STATE.try_take(), STEPPED.try_take())
+    let (Some(digits), Some(smooth), Some(digits_state), Some(smooth_state), Some(stepped)) =
+        (DIGITS.try_take(), SMOOTH.try_take(), DIGITS_STATE.try_take(), SMOOTH_STATE.try_take(), STEPPED.try_take())
     else {
         defmt::error!("FAIL crosscheck: a static was taken twice");
         exit(false)
@@ -107,28 +108,28 @@ fn main() -> ! {
         exit(false)
     };
     let mut ok = true;
-    ok &= inference_digits(&mut digits_state.scratch.activations);
-    ok &= inference_smooth(&mut smooth_state.scratch.activations);
+    ok &= read("digits", DIGITS_FILE, digits);
+    ok &= read("smooth", SMOOTH_FILE, smooth);
+    ok &= inference_digits(digits, &mut digits_state.scratch.activations);
+    ok &= inference_smooth(smooth, &mut smooth_state.scratch.activations);
     ok &= math();
-    ok &= gradients_digits(digits_state);
-    ok &= gradients_smooth(smooth_state);
+    ok &= gradients_digits(digits, digits_state);
+    ok &= gradients_smooth(smooth, smooth_state);
 
-    // Every optimizer; the closure views its buffers as a slice (an array once `O` is known).
+    // Every optimizer.
     macro_rules! case {
-        ($name:literal, $config:ident, $after:ident, $state:ident, $train_state:expr) => {
-            steps($name, &optimizer::$config, &optimizer::$after, &optimizer::$state, stepped, $train_state, |s| {
-                &s.persistent.optimizer[..]
-            })
+        ($name:literal, $config:ident, $file:literal, $train_state:expr) => {
+            steps($name, &optimizer::$config, after_steps!($file), digits, stepped, $train_state)
         };
     }
-    ok &= case!("momentum+L2", MOMENTUM_L2_CONFIG, MOMENTUM_L2_AFTER, MOMENTUM_L2_STATE, digits_state);
-    ok &= case!("Nesterov", NESTEROV_CONFIG, NESTEROV_AFTER, NESTEROV_STATE, nesterov);
-    ok &= case!("decay", DECAY_CONFIG, DECAY_AFTER, DECAY_STATE, digits_state);
-    ok &= case!("L1", L1_CONFIG, L1_AFTER, L1_STATE, sgd);
-    ok &= case!("Adagrad", ADAGRAD_CONFIG, ADAGRAD_AFTER, ADAGRAD_STATE, adagrad);
-    ok &= case!("RMSprop", RMSPROP_CONFIG, RMSPROP_AFTER, RMSPROP_STATE, rmsprop);
-    ok &= case!("Adam+L2", ADAM_L2_CONFIG, ADAM_L2_AFTER, ADAM_L2_STATE, adam);
-    ok &= case!("AdamW", ADAMW_CONFIG, ADAMW_AFTER, ADAMW_STATE, adamw);
+    ok &= case!("momentum+L2", MOMENTUM_L2_CONFIG, "momentum_l2", digits_state);
+    ok &= case!("Nesterov", NESTEROV_CONFIG, "nesterov", nesterov);
+    ok &= case!("decay", DECAY_CONFIG, "decay", digits_state);
+    ok &= case!("L1", L1_CONFIG, "l1", sgd);
+    ok &= case!("Adagrad", ADAGRAD_CONFIG, "adagrad", adagrad);
+    ok &= case!("RMSprop", RMSPROP_CONFIG, "rmsprop", rmsprop);
+    ok &= case!("Adam+L2", ADAM_L2_CONFIG, "adam_l2", adam);
+    ok &= case!("AdamW", ADAMW_CONFIG, "adamw", adamw);
 
     let high_water = stack::high_water();
     defmt::info!("MEMORY crosscheck stack_high_water={=usize}", high_water);
@@ -146,6 +147,26 @@ fn main() -> ! {
         defmt::error!("FAIL crosscheck: a value differs from the host's (see above)");
     }
     exit(ok)
+}
+
+/// Reads a host-trained network from its model file.
+fn read<N: Network>(what: &str, file: &[u8], net: &mut N) -> bool {
+    match read_model(file, net) {
+        Ok(model) => {
+            defmt::info!(
+                "{=str} network: read from its model file ({=usize} B, {=usize} layers, {=usize} parameters)",
+                what,
+                model.len(),
+                model.layer_count(),
+                model.parameter_count()
+            );
+            true
+        }
+        Err(error) => {
+            defmt::error!("{=str} network: its model file was refused: {}", what, error);
+            false
+        }
+    }
 }
 
 /// Raw outputs and probabilities of every input, compared with the host's.
@@ -175,12 +196,12 @@ where
     outputs_ok & probabilities_ok
 }
 
-fn inference_digits(activations: &mut <DigitsNet as Network>::Activations) -> bool {
-    infer("digits (ReLU)", &DIGITS, activations, &inference::DIGITS_OUTPUTS, &inference::DIGITS_PROBABILITIES)
+fn inference_digits(net: &DigitsNet, activations: &mut <DigitsNet as Network>::Activations) -> bool {
+    infer("digits (ReLU)", net, activations, &inference::DIGITS_OUTPUTS, &inference::DIGITS_PROBABILITIES)
 }
 
-fn inference_smooth(activations: &mut <SmoothNet as Network>::Activations) -> bool {
-    infer("smooth (tanh, sigmoid)", &SMOOTH, activations, &inference::SMOOTH_OUTPUTS, &inference::SMOOTH_PROBABILITIES)
+fn inference_smooth(net: &SmoothNet, activations: &mut <SmoothNet as Network>::Activations) -> bool {
+    infer("smooth (tanh, sigmoid)", net, activations, &inference::SMOOTH_OUTPUTS, &inference::SMOOTH_PROBABILITIES)
 }
 
 /// A math routine's name, the routine, and its expected values.
@@ -218,8 +239,8 @@ where
     losses
 }
 
-fn gradients_digits(state: &mut TrainState<DigitsNet>) -> bool {
-    let losses = accumulate(&DIGITS, state);
+fn gradients_digits(net: &DigitsNet, state: &mut TrainState<DigitsNet>) -> bool {
+    let losses = accumulate(net, state);
     defmt::info!("digits gradient, minibatch of {=usize}", BATCH.len());
     let g = &state.gradients;
     [
@@ -233,8 +254,8 @@ fn gradients_digits(state: &mut TrainState<DigitsNet>) -> bool {
     .all(|&ok| ok)
 }
 
-fn gradients_smooth(state: &mut TrainState<SmoothNet>) -> bool {
-    let losses = accumulate(&SMOOTH, state);
+fn gradients_smooth(net: &SmoothNet, state: &mut TrainState<SmoothNet>) -> bool {
+    let losses = accumulate(net, state);
     defmt::info!("smooth gradient, minibatch of {=usize}", BATCH.len());
     let g = &state.gradients;
     [
@@ -252,22 +273,21 @@ fn gradients_smooth(state: &mut TrainState<SmoothNet>) -> bool {
 
 /// From the host-trained network and a fresh state, one step per minibatch
 /// (step k in epoch k); then compares the weights and every optimizer
-/// buffer (`buffers` views the state's) with the host's. False if anything
-/// differs or the configuration is refused.
+/// buffer with the host's checkpoint `after`. False if anything differs or
+/// the configuration is refused.
 fn steps<O: Optimizer + defmt::Format>(
     name: &str,
     config: &TrainConfig<O>,
-    after: &DigitsBits,
-    expected_state: &[DigitsBits],
+    after: &[u8],
+    start: &DigitsNet,
     net: &mut DigitsNet,
     state: &mut TrainState<DigitsNet, O>,
-    buffers: impl Fn(&TrainState<DigitsNet, O>) -> &[DigitsGradients],
 ) -> bool {
     defmt::info!("optimizer {=str}: {=usize} steps, {}", name, optimizer::STEP_BATCHES.len(), config);
-    net.head.weights = DIGITS.head.weights;
-    net.head.biases = DIGITS.head.biases;
-    net.tail.weights = DIGITS.tail.weights;
-    net.tail.biases = DIGITS.tail.biases;
+    net.head.weights = start.head.weights;
+    net.head.biases = start.head.biases;
+    net.tail.weights = start.tail.weights;
+    net.tail.biases = start.tail.biases;
     state.set_zero();
     let mut samples = STEP_INPUTS.iter().zip(&optimizer::STEP_LABELS);
     let mut no_order: [u16; 0] = [];
@@ -291,30 +311,18 @@ fn steps<O: Optimizer + defmt::Format>(
             }
         }
     }
-    let mut ok = same_count("  steps taken", optimizer::STEP_BATCHES.len(), state.persistent.steps as usize);
-    let (head, tail) = (&net.head, &net.tail);
-    let weights = [head.weights.as_slice(), head.biases.as_slice(), tail.weights.as_slice(), tail.biases.as_slice()];
-    ok &= same_layers("  weights", after, weights);
-    let buffers = buffers(state);
-    ok &= same_count("  optimizer buffers", expected_state.len(), buffers.len());
-    for (expected, buffer) in expected_state.iter().zip(buffers) {
-        let (head, tail) = (&buffer.head, &buffer.tail);
-        let values = [head.weights.as_slice(), head.biases.as_slice(), tail.weights.as_slice(), tail.biases.as_slice()];
-        ok &= same_layers("  optimizer buffer", expected, values);
-    }
+    let expected = match Model::parse(after) {
+        Ok(expected) => expected,
+        Err(error) => {
+            defmt::error!("  the host's checkpoint was refused: {}", error);
+            return false;
+        }
+    };
+    let host_steps = expected.training().map_or(0, |t| t.steps as usize);
+    let mut ok = same_count("  steps taken", host_steps, state.persistent.steps as usize);
+    ok &= same_count("  steps of the fixture", optimizer::STEP_BATCHES.len(), host_steps);
+    defmt::info!("  weights");
+    ok &= same_parameters(&expected, &*net);
+    ok &= same_state::<DigitsNet>(&expected, state.persistent.optimizer.as_ref(), 0);
     ok
-}
-
-/// Compares a digits network's four arrays of values (weights and biases of
-/// both layers) with their expected bits.
-fn same_layers(what: &str, (w1, b1, w2, b2): &DigitsBits, actual: [&[f32]; 4]) -> bool {
-    defmt::info!("{=str}", what);
-    [
-        same_bits("    layer 1 weights", w1.as_flattened(), actual[0]),
-        same_bits("    layer 1 biases", b1, actual[1]),
-        same_bits("    layer 2 weights", w2.as_flattened(), actual[2]),
-        same_bits("    layer 2 biases", b2, actual[3]),
-    ]
-    .iter()
-    .all(|&ok| ok)
 }

@@ -1,5 +1,6 @@
-//! Regenerates `fixtures/crosscheck/*.rs`, the golden values the firmware
-//! checks its own results against: `cargo run -p mlp-tests --bin crosscheck-fixtures`.
+//! Regenerates `fixtures/crosscheck/`, the golden values the firmware checks
+//! its own results against (Rust source, `*.rs`, and model files, `*.mlpm`):
+//! `cargo run -p mlp-tests --bin crosscheck-fixtures`.
 
 use std::process::ExitCode;
 
@@ -19,12 +20,12 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     for fixture in &fixtures {
-        let path = dir.join(fixture.name);
-        if let Err(e) = std::fs::write(&path, &fixture.text) {
+        let path = dir.join(&fixture.name);
+        if let Err(e) = std::fs::write(&path, &fixture.bytes) {
             eprintln!("crosscheck-fixtures: cannot write {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
-        println!("wrote {} ({} bytes)", path.display(), fixture.text.len());
+        println!("wrote {} ({} bytes)", path.display(), fixture.bytes.len());
     }
     ExitCode::SUCCESS
 }
