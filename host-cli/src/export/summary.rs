@@ -241,8 +241,13 @@ impl Summary {
             "inference RAM  {} bytes with the parameters in RAM, {} with them in flash",
             m.inference_ram_bytes, m.activation_bytes
         )?;
-        writeln!(out, "training RAM   {} bytes with {}", m.training_ram_bytes, m.training_optimizer)?;
         let s = &self.sections;
+        write!(out, "training RAM   {} bytes with {}", m.training_ram_bytes, m.training_optimizer)?;
+        if s.optimizer.is_none() {
+            // One state buffer is one value per parameter.
+            write!(out, " (none stored; momentum adds {0}, adam {1})", m.flash_bytes, 2 * m.flash_bytes)?;
+        }
+        writeln!(out)?;
         match &s.optimizer {
             Some(o) => {
                 let values: Vec<String> =
