@@ -154,7 +154,10 @@ fn resume(
     exact: bool,
 ) -> bool {
     let what = case.optimizer;
-    let config = match model::read_checkpoint::<Net, AnyOptimizer>(case.host, net, &mut state.persistent) {
+    let reading = icount::instructions();
+    let read = model::read_checkpoint::<Net, AnyOptimizer>(case.host, net, &mut state.persistent);
+    let reading = icount::instructions().saturating_sub(reading);
+    let config = match read {
         Ok(config) => config,
         Err(error) => {
             defmt::error!("{=str}: the host's checkpoint was refused: {}", what, error);
@@ -162,9 +165,10 @@ fn resume(
         }
     };
     defmt::info!(
-        "{=str}: the host's checkpoint ({=usize} B) at epoch {=u32}, step {=u32}; {}",
+        "{=str}: the host's checkpoint ({=usize} B, read and checked in {=u64} instructions) at epoch {=u32}, step {=u32}; {}",
         what,
         case.host.len(),
+        reading,
         state.persistent.epoch,
         state.persistent.steps,
         config
@@ -219,7 +223,10 @@ fn resume(
     same &= same_state::<Net>(&expected, persistent.optimizer.as_ref(), config.frozen_layers as usize);
 
     // The device's own checkpoint: the host's file, byte for byte.
-    let written = match model::write_checkpoint(&*net, persistent, &config, file) {
+    let writing = icount::instructions();
+    let written = model::write_checkpoint(&*net, persistent, &config, file);
+    let writing = icount::instructions().saturating_sub(writing);
+    let written = match written {
         Ok(written) => written,
         Err(error) => {
             defmt::error!("{=str}: writing the checkpoint: {}", what, error);
@@ -230,7 +237,12 @@ fn resume(
     let crc = model::crc32(bytes.get(..written.saturating_sub(4)).unwrap_or_default());
     match bytes.iter().zip(case.expected).position(|(a, b)| a != b) {
         None if bytes.len() == case.expected.len() => {
-            defmt::info!("  checkpoint: {=usize} B, identical to the host's (CRC-32 {=u32:#010x})", written, crc)
+            defmt::info!(
+                "  checkpoint: {=usize} B written in {=u64} instructions, identical to the host's (CRC-32 {=u32:#010x})",
+                written,
+                writing,
+                crc
+            )
         }
         first => {
             defmt::error!(
