@@ -7,6 +7,7 @@ pub mod accel;
 pub mod arch;
 pub mod boxed;
 pub mod data;
+pub mod evaluate;
 pub mod export;
 pub mod modelfile;
 pub mod optim;

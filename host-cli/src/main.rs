@@ -20,6 +20,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Train(cmd::train::Cmd),
+    Eval(cmd::eval::Cmd),
+    Predict(cmd::predict::Cmd),
     Export(cmd::export::Cmd),
     Import(cmd::import::Cmd),
     Inspect(cmd::inspect::Cmd),
@@ -29,6 +31,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(cmd) => cmd.run(),
+        Command::Eval(cmd) => cmd.run(),
+        Command::Predict(cmd) => cmd.run(),
         Command::Export(cmd) => cmd.run(),
         Command::Import(cmd) => cmd.run(),
         Command::Inspect(cmd) => cmd.run(),
