@@ -23,8 +23,12 @@ fn bits(values: impl IntoIterator<Item = f32>) -> Vec<u32> {
     values.into_iter().map(f32::to_bits).collect()
 }
 
-fn train<N>(net: &mut N, state: &mut TrainState<N, Adam>, config: &TrainConfig<Adam>, data: Dataset<'_, [f32; 2], usize>)
-where
+fn train<N>(
+    net: &mut N,
+    state: &mut TrainState<N, Adam>,
+    config: &TrainConfig<Adam>,
+    data: Dataset<'_, [f32; 2], usize>,
+) where
     N: Network<Scalar = f32, Input = [f32; 2], Output = [f32; 2]>,
 {
     let mut order = vec![0u16; data.len()];
