@@ -14,9 +14,9 @@
 //!    `resume_<optimizer>.mlpm` (semihosting), which the host test resumes.
 //!
 //! One network, one training state and one checkpoint buffer serve all
-//! seven optimizers: [`AnyOptimizer`] is chosen by the checkpoint at run
-//! time, its state sized for the largest rule (two buffers), and each step
-//! runs the rule's own update. RAM is proven three ways: a compile-time
+//! seven optimizers: the core's [`AnyOptimizer`] is chosen by the checkpoint
+//! at run time, its state sized for the largest rule (two buffers), and each
+//! step runs the rule's own update. RAM is proven three ways: a compile-time
 //! assertion from the core's sizes, the link against `memory/resume.x`, and
 //! the measured stack high-water against the stated allowance.
 #![no_std]
@@ -28,8 +28,8 @@ use cortex_m_rt::entry;
 use mlp_core::activation::Tanh;
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::model::{self, Model};
-use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, OptimizerRecord, RmsProp, Sgd, Step};
-use mlp_core::{Dataset, Dense, Error, Float, Learner, Network, Optimizer, TrainConfig, TrainState, Zeroed, layers};
+use mlp_core::optim::AnyOptimizer;
+use mlp_core::{Dataset, Dense, Error, Learner, TrainConfig, TrainState, Zeroed, layers};
 use mlp_firmware::compare::{inputs_from_pixels, same_count, same_parameters, same_state};
 use mlp_firmware::{exit, host_file, icount, stack};
 use static_cell::ConstStaticCell;
@@ -292,119 +292,4 @@ fn train(
 fn fail(why: &str) -> ! {
     defmt::error!("FAIL resume: {=str}", why);
     exit(false)
-}
-
-/// Any of mlp-core's update rules, chosen at run time by the checkpoint
-/// (as host-cli's run-time optimizer is by its flags): its state is sized
-/// for the largest rule (two buffers), and its step runs the rule's own
-/// update, so every rule gives the bits of its own type, and the
-/// checkpoints it reads and writes are those of its own type.
-#[derive(Clone, Copy, Debug, PartialEq, defmt::Format)]
-enum AnyOptimizer {
-    Sgd(Sgd),
-    Momentum(Momentum),
-    Nesterov(Nesterov),
-    Adagrad(Adagrad),
-    RmsProp(RmsProp),
-    Adam(Adam),
-    AdamW(AdamW),
-}
-
-impl AnyOptimizer {
-    /// The rule's name (`Optimizer::NAME` of its type).
-    fn name(&self) -> &'static str {
-        match self {
-            AnyOptimizer::Sgd(_) => Sgd::NAME,
-            AnyOptimizer::Momentum(_) => Momentum::NAME,
-            AnyOptimizer::Nesterov(_) => Nesterov::NAME,
-            AnyOptimizer::Adagrad(_) => Adagrad::NAME,
-            AnyOptimizer::RmsProp(_) => RmsProp::NAME,
-            AnyOptimizer::Adam(_) => Adam::NAME,
-            AnyOptimizer::AdamW(_) => AdamW::NAME,
-        }
-    }
-}
-
-/// An [`AnyOptimizer`] checked for the network's scalar.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum AnyRule<T: Float> {
-    Sgd(<Sgd as Optimizer>::Rule<T>),
-    Momentum(<Momentum as Optimizer>::Rule<T>),
-    Nesterov(<Nesterov as Optimizer>::Rule<T>),
-    Adagrad(<Adagrad as Optimizer>::Rule<T>),
-    RmsProp(<RmsProp as Optimizer>::Rule<T>),
-    Adam(<Adam as Optimizer>::Rule<T>),
-    AdamW(<AdamW as Optimizer>::Rule<T>),
-}
-
-impl Optimizer for AnyOptimizer {
-    const NAME: &'static str = "any";
-    const BUFFERS: usize = 2;
-    const HYPERPARAMETERS: usize = OptimizerRecord::MAX_HYPERPARAMETERS;
-    type State<G: Zeroed> = [G; 2];
-    type Rule<T: Float> = AnyRule<T>;
-
-    fn record(&self) -> OptimizerRecord {
-        match self {
-            AnyOptimizer::Sgd(o) => o.record(),
-            AnyOptimizer::Momentum(o) => o.record(),
-            AnyOptimizer::Nesterov(o) => o.record(),
-            AnyOptimizer::Adagrad(o) => o.record(),
-            AnyOptimizer::RmsProp(o) => o.record(),
-            AnyOptimizer::Adam(o) => o.record(),
-            AnyOptimizer::AdamW(o) => o.record(),
-        }
-    }
-
-    fn from_record(record: &OptimizerRecord) -> Option<Self> {
-        Sgd::from_record(record)
-            .map(AnyOptimizer::Sgd)
-            .or_else(|| Momentum::from_record(record).map(AnyOptimizer::Momentum))
-            .or_else(|| Nesterov::from_record(record).map(AnyOptimizer::Nesterov))
-            .or_else(|| Adagrad::from_record(record).map(AnyOptimizer::Adagrad))
-            .or_else(|| RmsProp::from_record(record).map(AnyOptimizer::RmsProp))
-            .or_else(|| Adam::from_record(record).map(AnyOptimizer::Adam))
-            .or_else(|| AdamW::from_record(record).map(AnyOptimizer::AdamW))
-    }
-
-    fn buffers_in_use(&self) -> usize {
-        self.record().kind.buffers()
-    }
-
-    fn check<T: Float>(&self) -> Result<AnyRule<T>, Error> {
-        Ok(match self {
-            AnyOptimizer::Sgd(o) => AnyRule::Sgd(o.check::<T>()?),
-            AnyOptimizer::Momentum(o) => AnyRule::Momentum(o.check::<T>()?),
-            AnyOptimizer::Nesterov(o) => AnyRule::Nesterov(o.check::<T>()?),
-            AnyOptimizer::Adagrad(o) => AnyRule::Adagrad(o.check::<T>()?),
-            AnyOptimizer::RmsProp(o) => AnyRule::RmsProp(o.check::<T>()?),
-            AnyOptimizer::Adam(o) => AnyRule::Adam(o.check::<T>()?),
-            AnyOptimizer::AdamW(o) => AnyRule::AdamW(o.check::<T>()?),
-        })
-    }
-
-    /// The rule's own update on the buffers it uses (the first ones; the rest stay zero).
-    fn apply<N: Network>(
-        rule: &AnyRule<N::Scalar>,
-        net: &mut N,
-        gradients: &mut N::Gradients,
-        state: &mut [N::Gradients; 2],
-        step: &Step<N::Scalar>,
-    ) {
-        match rule {
-            AnyRule::Sgd(r) => Sgd::apply(r, net, gradients, &mut [], step),
-            AnyRule::Momentum(r) => Momentum::apply(r, net, gradients, first(state), step),
-            AnyRule::Nesterov(r) => Nesterov::apply(r, net, gradients, first(state), step),
-            AnyRule::Adagrad(r) => Adagrad::apply(r, net, gradients, first(state), step),
-            AnyRule::RmsProp(r) => RmsProp::apply(r, net, gradients, first(state), step),
-            AnyRule::Adam(r) => Adam::apply(r, net, gradients, state, step),
-            AnyRule::AdamW(r) => AdamW::apply(r, net, gradients, state, step),
-        }
-    }
-}
-
-/// The first of two buffers, for a rule that keeps one.
-fn first<G>(state: &mut [G; 2]) -> &mut [G; 1] {
-    let [first, _] = state;
-    core::array::from_mut(first)
 }
