@@ -1285,17 +1285,7 @@ pub fn read_checkpoint<N: Network, O: Optimizer>(
     let training = model.training().ok_or(FormatError::MissingSection { section: Section::Training })?;
     let optimizer =
         O::from_record(&record).ok_or(FormatError::OptimizerMismatch { expected: O::NAME, found: record.kind })?;
-    let c = training.config;
-    let config = TrainConfig {
-        epochs: c.epochs,
-        batch_size: c.batch_size,
-        optimizer,
-        schedule: c.schedule,
-        l2: c.l2,
-        l1: c.l1,
-        clip_norm: c.clip_norm,
-        frozen_layers: c.frozen_layers,
-    };
+    let config = training.config.with_optimizer(optimizer);
     if config.frozen_layers as usize >= N::LAYERS {
         return Err(FormatError::InvalidConfig(Error::InvalidHyperparameter {
             name: crate::error::Hyperparameter::FrozenLayers,

@@ -195,6 +195,15 @@ impl Default for TrainConfig<Momentum> {
     }
 }
 
+impl<O> TrainConfig<O> {
+    /// The same configuration with another optimizer (a checkpoint's
+    /// training record has none: `TrainConfig<()>`).
+    pub fn with_optimizer<P>(self, optimizer: P) -> TrainConfig<P> {
+        let TrainConfig { epochs, batch_size, optimizer: _, schedule, l2, l1, clip_norm, frozen_layers } = self;
+        TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm, frozen_layers }
+    }
+}
+
 impl<O: Optimizer> TrainConfig<O> {
     /// 10 epochs of batches of 32 with `optimizer`, a constant rate of 0.1,
     /// no penalty and no clipping.

@@ -14,7 +14,7 @@ use host_cli::report::{TrainReport, number};
 use host_cli::run::{EpochRecord, Outcome, RunOptions, Start, Trainer};
 use host_cli::split::{self, SplitError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use mlp_core::{Error, TrainConfig};
+use mlp_core::Error;
 
 use super::args::{ArchArgs, DataArgs, OptimizerArgs};
 
@@ -212,17 +212,7 @@ impl Cmd {
             let optimizer = <AnyOptimizer as mlp_core::Optimizer>::from_record(&record).ok_or_else(|| {
                 anyhow!("{}: the checkpoint's optimizer {} is not supported", path.display(), record.kind)
             })?;
-            let c = training.config;
-            let stored = TrainConfig {
-                epochs: c.epochs,
-                batch_size: c.batch_size,
-                optimizer,
-                schedule: c.schedule,
-                l2: c.l2,
-                l1: c.l1,
-                clip_norm: c.clip_norm,
-                frozen_layers: c.frozen_layers,
-            };
+            let stored = training.config.with_optimizer(optimizer);
             let train = self.train.resume_config(stored, training.epoch)?;
             let options = RunOptions { train, init, seed };
             return Ok(Plan { spec, arch, options, test_fraction, start: Start::Resume(file) });
