@@ -34,6 +34,11 @@ step "doc tests: ${cargo_test[*]} --workspace --doc"
 step "exhaustive: f32 exp against libm over all 2^32 inputs (release)"
 cargo test --release -p mlp-core --lib -- --ignored
 
+# A minute of libFuzzer on the model-file reader from valid seeds (installs
+# nightly and cargo-fuzz if missing); scripts/fuzz.sh 3600 runs it longer.
+step "fuzz: the model-file reader for 60 s (scripts/fuzz.sh)"
+scripts/fuzz.sh 60
+
 step "mlp-core for thumbv7em-none-eabihf"
 scripts/target-cargo.sh build -p mlp-core --target thumbv7em-none-eabihf
 step "mlp-core for thumbv7em-none-eabihf, --features defmt"
