@@ -69,7 +69,14 @@ pub fn same_bits(what: &str, expected: &[u32], actual: &[f32]) -> bool {
         defmt::error!("{=str}: {=usize} values expected, {=usize} computed", what, expected.len(), actual.len());
         return false;
     }
-    compare(what, |k| expected.get(k).copied(), actual)
+    compare(what, |k| expected.get(k).copied(), actual.iter().copied(), expected.len())
+}
+
+/// [`same_bits`] for values computed one after another, as `actual` yields
+/// them (too many to keep in RAM at once): whether it yields exactly the
+/// bits of `expected`, as many values and in order. Logs as [`same_bits`].
+pub fn same_bits_streamed(what: &str, expected: &[u32], actual: impl IntoIterator<Item = f32>) -> bool {
+    compare(what, |k| expected.get(k).copied(), actual, expected.len())
 }
 
 /// Whether `actual` has exactly the bits of the values of a model file
@@ -85,16 +92,23 @@ pub fn same_stored(what: &str, expected: Values<'_>, first: usize, actual: &[f32
         );
         return false;
     }
-    compare(what, |k| expected.get::<f32>(first + k).map(f32::to_bits), actual)
+    compare(what, |k| expected.get::<f32>(first + k).map(f32::to_bits), actual.iter().copied(), actual.len())
 }
 
 /// Compares `actual` with the bits `expected(k)` (`None`: a value missing)
-/// and logs the outcome.
-fn compare(what: &str, expected: impl Fn(usize) -> Option<u32>, actual: &[f32]) -> bool {
+/// and `len`, the count of values expected, and logs the outcome.
+fn compare(
+    what: &str,
+    expected: impl Fn(usize) -> Option<u32>,
+    actual: impl IntoIterator<Item = f32>,
+    len: usize,
+) -> bool {
+    let mut count = 0usize;
     let mut differing = 0usize;
     let mut max_ulps = 0u32;
     let mut first = None;
-    for (k, a) in actual.iter().enumerate() {
+    for (k, a) in actual.into_iter().enumerate() {
+        count += 1;
         let a = a.to_bits();
         let e = expected(k);
         if e != Some(a) {
@@ -104,9 +118,13 @@ fn compare(what: &str, expected: impl Fn(usize) -> Option<u32>, actual: &[f32]) 
             first = first.or(Some((k, e, a)));
         }
     }
+    if count != len {
+        defmt::error!("{=str}: {=usize} values expected, {=usize} computed", what, len, count);
+        return false;
+    }
     match first {
         None => {
-            defmt::info!("{=str}: {=usize} values identical", what, actual.len());
+            defmt::info!("{=str}: {=usize} values identical", what, count);
             true
         }
         Some((k, e, a)) => {
@@ -114,7 +132,7 @@ fn compare(what: &str, expected: impl Fn(usize) -> Option<u32>, actual: &[f32]) 
                 "{=str}: {=usize} of {=usize} values differ, by up to {=u32} ULPs; first at {=usize}: expected {=f32} ({=u32:#010x}), got {=f32} ({=u32:#010x})",
                 what,
                 differing,
-                actual.len(),
+                count,
                 max_ulps,
                 k,
                 f32::from_bits(e),

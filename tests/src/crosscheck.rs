@@ -186,6 +186,20 @@ pub fn fixture_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(DIR)
 }
 
+/// The trained digits model that `host-cli export --format rust` exported
+/// (`fixtures/exported/digits_64_32_10.rs`, `pub static MODEL`), relative to
+/// the repository root: the fine-tuning fixture starts from it.
+pub const EXPORTED_MODEL: &str = "fixtures/exported/digits_64_32_10.mlpm";
+
+/// The exported digits model, read from its model file ([`EXPORTED_MODEL`]).
+pub fn exported_model() -> Result<DigitsNet, String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(EXPORTED_MODEL);
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut net = DigitsNet::default();
+    model::read_model(&bytes, &mut net).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(net)
+}
+
 /// Images and labels, as the core's [`Dataset`] borrows them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Images {
@@ -776,18 +790,11 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     let digits_net = trained_digits(&train_set)?;
     let smooth_net = trained_smooth(&train_set)?;
 
-    // The host-trained networks, as model files; the digits network's first
-    // layer also as source, for a `static` in flash behind which the device
-    // fine-tunes (`Frozen`).
+    // The host-trained networks, as model files.
     let mut files = vec![
         Fixture::model(DIGITS_MODEL.to_owned(), model_file(&digits_net)?),
         Fixture::model(SMOOTH_MODEL.to_owned(), model_file(&smooth_net)?),
     ];
-    let mut networks = Source::new(
-        "The first layer of the digits network trained on the host (the whole network is digits.mlpm),\n\
-         // for a `static` in flash.",
-    );
-    networks.dense("Digits network, layer 1 (64 → 32, ReLU)", "DIGITS_1", &digits_net.head);
 
     // Inference and the math routines.
     let inputs = test_set.take(INFERENCE_SAMPLES);
@@ -887,16 +894,20 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     training.metrics("Last epoch's running metrics (`TrainSummary::last.train`)", "LAST_EPOCH", &last_epoch);
     training.metrics("Held-out digits (`evaluate`)", "TEST", &test_metrics);
 
-    // Fine-tuning behind the frozen first layer.
+    // Fine-tuning behind the exported model's first layer, frozen; and the
+    // exported model itself, unmodified, on the held-out digits.
+    let exported = exported_model()?;
     let finetune_run = Run { seed: FINETUNE_SEED, init: FINETUNE_INIT, config: FINETUNE_CONFIG };
-    let (head, last_epoch) = device_finetuning(&digits_net.head, &device_train, &finetune_run)?;
-    let tuned: TunedNet<'_> = Chain::new(Frozen(&digits_net.head), head);
+    let (head, last_epoch) = device_finetuning(&exported.head, &device_train, &finetune_run)?;
+    let tuned: TunedNet<'_> = Chain::new(Frozen(&exported.head), head);
     let test_metrics = held_out(&tuned, &device_test)?;
     let mut finetune = Source::new(
-        "On-device fine-tuning: layer 1 of the digits network in network.rs, frozen in flash, and a\n\
+        "On-device fine-tuning: layer 1 of the exported model (`MODEL.head` of\n\
+         // fixtures/exported/digits_64_32_10.rs; read here from digits_64_32_10.mlpm), frozen in flash, and a\n\
          // zeroed head initialised with `initialize(FINETUNE_INIT, &mut state.persistent.rng)`, the generator\n\
          // seeded with `DefaultRng::seed_from_u64(FINETUNE_SEED)` (only the head draws), then `Learner::fit`\n\
-         // (which shuffles with the same generator) on the training digits of subsets.rs.",
+         // (which shuffles with the same generator) on the training digits of subsets.rs. Then the exported\n\
+         // model, unmodified, on the held-out digits of subsets.rs.",
     );
     finetune.item("Seed of the generator.", "FINETUNE_SEED: u64", &FINETUNE_SEED.to_string());
     finetune.item("The head's initialiser.", "FINETUNE_INIT: mlp_core::Init", &init_name(FINETUNE_INIT));
@@ -905,6 +916,17 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     finetune.dense("Trained head", "TUNED_2", tuned_head);
     finetune.metrics("Last epoch's running metrics", "LAST_EPOCH", &last_epoch);
     finetune.metrics("Held-out digits", "TEST", &test_metrics);
+    let (outputs, _) = infer(&exported, &device_test.inputs)?;
+    finetune.float_rows(
+        "The exported model, unmodified: raw outputs (logits) of each held-out digit, one row per digit.",
+        "MODEL_OUTPUTS",
+        &outputs,
+    );
+    finetune.metrics(
+        "The exported model on the held-out digits (`evaluate`)",
+        "MODEL_TEST",
+        &held_out(&exported, &device_test)?,
+    );
 
     // Checkpoints across the boundary, both ways: for every optimizer, the
     // host's after a few epochs and what the device must write after resuming it.
@@ -913,7 +935,6 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     files.append(&mut resume.out);
 
     let mut fixtures = vec![
-        Fixture::source("network.rs", networks),
         Fixture::source("inference.rs", inference),
         Fixture::source("gradients.rs", gradients),
         Fixture::source("optimizer.rs", optimizer),

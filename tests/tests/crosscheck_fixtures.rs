@@ -5,7 +5,6 @@
 //! `read_model` and `read_checkpoint`), they give again every expected value,
 //! bit for bit, on the host.
 
-use mlp_core::activation::{Activation, Relu};
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::model::{self, Model};
 use mlp_core::optim::Optimizer;
@@ -13,16 +12,13 @@ use mlp_core::{Chain, Dense, Frozen, Learner, Network, Slots, TrainConfig, Train
 use mlp_tests::crosscheck::{
     ADAMW, CLIP_NORM, COMMAND, DIGITS_MODEL, DigitsNet, Image, Images, RESUME_EPOCHS, RESUME_HOST_EPOCHS, RMSPROP,
     ResumeCases, Run, SMOOTH_MODEL, STEP_BATCHES, SmoothNet, TunedNet, batch_gradient, checkpoint, checkpoint_name,
-    device_finetuning, device_train_set, device_training, fixture_dir, generate, held_out, infer, math_outputs,
-    resume_cases, resume_from, resume_start, resumed_name, step_checkpoint_name, steps, train_epochs,
+    device_finetuning, device_train_set, device_training, exported_model, fixture_dir, generate, held_out, infer,
+    math_outputs, resume_cases, resume_from, resume_start, resumed_name, step_checkpoint_name, steps, train_epochs,
 };
 
 // Each file is used in part here; the firmware converts the big arrays once, at compile time.
 #[allow(dead_code, clippy::large_const_arrays)]
 mod fixtures {
-    pub mod network {
-        include!("../../fixtures/crosscheck/network.rs");
-    }
     pub mod inference {
         include!("../../fixtures/crosscheck/inference.rs");
     }
@@ -42,17 +38,15 @@ mod fixtures {
         include!("../../fixtures/crosscheck/finetune.rs");
     }
 }
-use fixtures::{finetune, gradients, inference, network, optimizer, subsets, training};
+use fixtures::{finetune, gradients, inference, optimizer, subsets, training};
+
+// The exported model, compiled in as the firmware compiles it.
+mod exported {
+    include!("../../fixtures/exported/digits_64_32_10.rs");
+}
 
 fn floats<const N: usize>(bits: [u32; N]) -> [f32; N] {
     bits.map(f32::from_bits)
-}
-
-fn layer<A: Activation, const I: usize, const O: usize>(
-    weights: [[u32; O]; I],
-    biases: [u32; O],
-) -> Dense<f32, I, O, A> {
-    Dense::from_columns(weights.map(floats), floats(biases))
 }
 
 fn images(pixels: &[[u8; 64]], labels: &[usize]) -> Images {
@@ -338,13 +332,15 @@ fn on_device_training_from_the_embedded_bits() {
 fn fine_tuning_from_the_embedded_bits() {
     let train_set = images(&subsets::TRAIN_PIXELS, &subsets::TRAIN_LABELS);
     let test_set = images(&subsets::TEST_PIXELS, &subsets::TEST_LABELS);
-    let features: Dense<f32, 64, 32, Relu> = layer(network::DIGITS_1_W, network::DIGITS_1_B);
+    // The firmware's frozen layer: the compiled-in export's first layer.
+    let features = &exported::MODEL.head;
     let run = Run { seed: finetune::FINETUNE_SEED, init: finetune::FINETUNE_INIT, config: finetune::FINETUNE_CONFIG };
-    let (head, last_epoch) = device_finetuning(&features, &train_set, &run).unwrap();
+    let (head, last_epoch) = device_finetuning(features, &train_set, &run).unwrap();
     assert_layer("tuned head", (finetune::TUNED_2_W, finetune::TUNED_2_B), &head);
     assert_bits("last epoch loss", &[finetune::LAST_EPOCH_LOSS], &[last_epoch.loss]);
+    assert_bits("last epoch accuracy", &[finetune::LAST_EPOCH_ACCURACY], &[last_epoch.accuracy]);
     assert_eq!(last_epoch.correct, finetune::LAST_EPOCH_CORRECT);
-    let tuned: TunedNet<'_> = Chain::new(Frozen(&features), head);
+    let tuned: TunedNet<'_> = Chain::new(Frozen(features), head);
     let test = held_out(&tuned, &test_set).unwrap();
     assert_bits("held-out loss", &[finetune::TEST_LOSS], &[test.loss]);
     assert_bits("held-out accuracy", &[finetune::TEST_ACCURACY], &[test.accuracy]);
@@ -353,10 +349,27 @@ fn fine_tuning_from_the_embedded_bits() {
     assert!(test.accuracy >= 0.9, "held-out accuracy {}", test.accuracy);
 }
 
+/// Every parameter's bits, in the walk's order.
+fn parameter_bits<N: Network<Scalar = f32>>(net: &N) -> Vec<u32> {
+    let mut out = Vec::new();
+    net.for_each_parameter(|_, values| out.extend(values.iter().map(|v| v.to_bits())));
+    out
+}
+
 #[test]
-fn the_flash_layer_is_the_model_files_first_layer() {
-    let features: Dense<f32, 64, 32, Relu> = layer(network::DIGITS_1_W, network::DIGITS_1_B);
-    assert_eq!(features, digits_net().head);
+fn the_exported_model_from_the_embedded_bits() {
+    // What the generator reads (the model file) is what the firmware compiles in (the export).
+    let from_file = exported_model().unwrap();
+    assert_eq!(parameter_bits(&exported::MODEL), parameter_bits(&from_file));
+    let test_set = images(&subsets::TEST_PIXELS, &subsets::TEST_LABELS);
+    let (outputs, _) = infer(&exported::MODEL, &test_set.inputs).unwrap();
+    assert_bits("exported model outputs", finetune::MODEL_OUTPUTS.as_flattened(), outputs.as_flattened());
+    let test = held_out(&exported::MODEL, &test_set).unwrap();
+    assert_bits("exported model loss", &[finetune::MODEL_TEST_LOSS], &[test.loss]);
+    assert_bits("exported model accuracy", &[finetune::MODEL_TEST_ACCURACY], &[test.accuracy]);
+    assert_eq!(test.correct, finetune::MODEL_TEST_CORRECT);
+    // A trained model, not a random one.
+    assert!(test.accuracy >= 0.9, "exported model's held-out accuracy {}", test.accuracy);
 }
 
 /// Checks each resume case's two checkpoints.
