@@ -374,6 +374,21 @@ fn bad_model_files_are_refused_naming_the_file_and_the_problem() {
     case("f64.mlpm", model_bytes(&Double::ZEROED), "the model stores f64 values; host-cli's networks are f32");
     type ReluOut = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10, Relu>];
     case("reluout.mlpm", model_bytes(&ReluOut::ZEROED), "the output layer uses relu");
+    type Mixed = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 32, Tanh>, Dense<f32, 32, 10>];
+    case("mixed.mlpm", model_bytes(&Mixed::ZEROED), "hidden layer 1 uses tanh but layer 0 uses relu");
+    type Deep =
+        layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 32, Relu>, Dense<f32, 32, 16, Relu>, Dense<f32, 16, 10>];
+    case("deep.mlpm", model_bytes(&Deep::ZEROED), "the model's architecture 64-32-32-16-10 is not built into host-cli");
+    // A checkpoint whose optimizer state holds a NaN.
+    let mut state = Persistent::<Net, Momentum>::ZEROED;
+    state.optimizer[0].tail.biases[3] = f32::NAN;
+    let mut nan_state = vec![0u8; model::checkpoint_bytes::<Net, Momentum>()];
+    model::write_checkpoint(&net, &state, &TrainConfig::DEFAULT, &mut nan_state).unwrap();
+    case(
+        "nanstate.mlpm",
+        nan_state,
+        &format!("value {} of optimizer-state buffer 0 is NaN or infinite", Net::PARAMETERS - 7),
+    );
 
     for (name, bytes, problem) in &cases {
         write(d, name, bytes);
@@ -384,6 +399,13 @@ fn bad_model_files_are_refused_naming_the_file_and_the_problem() {
             assert!(message.contains(&format!("{name}: ")) && message.contains(problem), "{args:?}: {message}");
         }
     }
+
+    // An unknown optional section is skipped: the model is evaluated as without it.
+    write(d, "plain.mlpm", &good);
+    write(d, "optional.mlpm", &with_section(&good, 77, 0, b"for a newer tool"));
+    let plain = json(d, &["eval", "plain.mlpm", "digits", "--json"]);
+    let optional = json(d, &["eval", "optional.mlpm", "digits", "--json"]);
+    assert_eq!(plain["confusion_matrix"], optional["confusion_matrix"]);
 
     // The file itself missing or not a file.
     std::fs::create_dir(d.join("dir.mlpm")).unwrap();
