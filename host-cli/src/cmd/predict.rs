@@ -145,7 +145,7 @@ impl Cmd {
                     bail!(
                         "invalid --sample {index}: the test split ({}) has {count} samples, 0 to {}",
                         split_choice.describe(),
-                        count - 1
+                        count.saturating_sub(1)
                     );
                 }
                 report.source = data_file.display().to_string();
