@@ -16,6 +16,11 @@ use core::num::NonZeroU32;
 use crate::error::{Error, Hyperparameter};
 use crate::float::Float;
 
+/// The most epochs a schedule plans for. [`Schedule::check`] computes every
+/// epoch's rate, so this bounds its time (a fraction of a second on a host)
+/// even for a checkpoint that states a hostile count.
+pub const MAX_EPOCHS: u32 = 1 << 24;
+
 /// How the rate changes with the (0-based) epoch `t`, before warm-up.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -112,6 +117,9 @@ impl Schedule {
         };
         if epochs == 0 {
             return bad(Hyperparameter::Epochs, "at least 1");
+        }
+        if epochs > MAX_EPOCHS {
+            return bad(Hyperparameter::Epochs, "at most 2^24 (16 777 216)");
         }
         let checked = CheckedSchedule { lr, shape, warmup: self.warmup, epochs };
         // Every epoch's rate, as the update will use it.

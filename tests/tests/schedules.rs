@@ -216,3 +216,16 @@ fn shapes_outside_their_domain_are_refused() {
     assert_eq!(Hyperparameter::MinLearningRate.to_string(), "minimum learning rate");
     assert_eq!(Hyperparameter::Warmup.to_string(), "warm-up");
 }
+
+/// Checking computes every epoch's rate, so the planned epochs are bounded:
+/// a checkpoint stating four billion is refused at once, not after a minute.
+#[test]
+fn more_epochs_than_the_bound_are_refused() {
+    use mlp_core::schedule::MAX_EPOCHS;
+    let cosine = Schedule { lr: 0.1, shape: Shape::Cosine { min_lr: 0.0 }, warmup: 0 };
+    for epochs in [MAX_EPOCHS + 1, u32::MAX] {
+        let error = cosine.check::<f32>(epochs).unwrap_err();
+        assert!(matches!(error, Error::InvalidHyperparameter { name: Hyperparameter::Epochs, .. }), "{error:?}");
+    }
+    assert!(Schedule::constant(0.1).check::<f32>(MAX_EPOCHS).is_ok());
+}
