@@ -13,4 +13,5 @@ pub mod modelfile;
 pub mod optim;
 pub mod report;
 pub mod run;
+pub mod source;
 pub mod split;

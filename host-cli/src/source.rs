@@ -1,0 +1,75 @@
+//! Labelled samples as an epoch reads them: one at a time, converted to the
+//! network's `f32` inputs only when needed, so a data set can stay compact in
+//! memory (MNIST's pixels as `u8`) and a split or an epoch can refer to
+//! samples by index instead of copying them.
+
+use crate::data::Samples;
+
+/// Labelled samples read by index.
+///
+/// `Sync`, so threads of one epoch read the same source.
+pub trait SampleSource: Sync {
+    /// Number of samples.
+    fn len(&self) -> usize;
+
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Network inputs per sample.
+    fn feature_count(&self) -> usize;
+
+    /// Writes sample `index`'s network inputs (scaled as training uses them)
+    /// into `out`, which is [`feature_count`](SampleSource::feature_count) long.
+    fn features_into(&self, index: usize, out: &mut [f32]);
+
+    /// Sample `index`'s class.
+    fn label(&self, index: usize) -> usize;
+}
+
+impl SampleSource for Samples {
+    fn len(&self) -> usize {
+        Samples::len(self)
+    }
+
+    fn feature_count(&self) -> usize {
+        self.feature_count
+    }
+
+    fn features_into(&self, index: usize, out: &mut [f32]) {
+        out.copy_from_slice(self.row(index));
+    }
+
+    fn label(&self, index: usize) -> usize {
+        self.labels[index]
+    }
+}
+
+/// Some samples of a source, by index (a split's part, a validation slice),
+/// in the order of `indices`: no copy of the data.
+#[derive(Clone, Copy, Debug)]
+pub struct Subset<'a, S: ?Sized> {
+    /// The whole source.
+    pub source: &'a S,
+    /// The samples of the subset, as indices into `source`.
+    pub indices: &'a [usize],
+}
+
+impl<S: SampleSource + ?Sized> SampleSource for Subset<'_, S> {
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    fn feature_count(&self) -> usize {
+        self.source.feature_count()
+    }
+
+    fn features_into(&self, index: usize, out: &mut [f32]) {
+        self.source.features_into(self.indices[index], out);
+    }
+
+    fn label(&self, index: usize) -> usize {
+        self.source.label(self.indices[index])
+    }
+}
