@@ -9,6 +9,7 @@ pub mod boxed;
 pub mod data;
 pub mod evaluate;
 pub mod export;
+pub mod idx;
 pub mod modelfile;
 pub mod optim;
 pub mod report;
