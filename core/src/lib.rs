@@ -126,8 +126,8 @@ pub use metrics::{ConfusionMatrix, EpochMetrics, Metrics, TrainSummary};
 pub use network::{Chain, Network, PairCache, Persistent, Scratch, TrainState};
 pub use optim::Optimizer;
 pub use train::{
-    Batches, Checked, Dataset, Learner, SampleIndex, TrainConfig, accumulate_sample, confusion_matrix, evaluate,
-    predict, predict_class, predict_probabilities, run_batches,
+    Batches, Checked, Dataset, EpochPlan, Learner, SampleIndex, TrainConfig, accumulate_sample, confusion_matrix,
+    evaluate, predict, predict_class, predict_probabilities, run_batches,
 };
 pub use walk::{Part, Slot, Slots};
 pub use window::SampleWindow;

@@ -375,6 +375,43 @@ pub struct Batches<'a, N: Network, O: Optimizer, L: Loss<N::Scalar, K>, Ix, cons
     data: Dataset<'a, N::Input, L::Target>,
 }
 
+/// One epoch's shuffled order and the optimizer step that ends each batch:
+/// what [`Learner::epoch_over`] hands to the caller's batch runner.
+pub struct EpochPlan<'a, T: Float, O: Optimizer, Ix> {
+    order: &'a [Ix],
+    checked: &'a Checked<T, O>,
+}
+
+impl<'a, T: Float, O: Optimizer, Ix: SampleIndex> EpochPlan<'a, T, O, Ix> {
+    /// Every sample index of the epoch, in the shuffled order.
+    pub fn order(&self) -> &'a [Ix] {
+        self.order
+    }
+
+    /// Samples per batch (the last batch of an epoch may be smaller).
+    pub fn batch_size(&self) -> usize {
+        self.checked.config.batch_size.max(1)
+    }
+
+    /// The batches, in order: consecutive runs of [`order`](EpochPlan::order).
+    pub fn batches(&self) -> core::slice::Chunks<'a, Ix> {
+        self.order.chunks(self.batch_size())
+    }
+
+    /// The checked configuration.
+    pub fn checked(&self) -> &'a Checked<T, O> {
+        self.checked
+    }
+
+    /// The optimizer step after a batch of `batch_len` samples, from the
+    /// gradient summed in `state.gradients`, which is left at zero: what
+    /// [`Learner::step`] and every epoch do.
+    #[inline(always)]
+    pub fn step<N: Network<Scalar = T>>(&self, net: &mut N, state: &mut TrainState<N, O>, batch_len: usize) {
+        apply_step(net, state, self.checked, batch_len);
+    }
+}
+
 /// The batches of one epoch: every sample's gradient summed in the shuffled
 /// order, one optimizer step per batch; returns the summed loss and the
 /// count of right predictions. [`Learner::epoch`] calls it; a host calls it
@@ -557,6 +594,78 @@ where
         let plan = Batches { order: self.order, loss: self.loss, checked: &self.checked, data };
         let (loss_sum, correct) = batches(self.net, self.state, self.pair.as_deref_mut(), plan);
         let train = Metrics::from_sums(loss_sum, correct, data.len());
+        // ReLU maps NaN to 0, so NaN weights can hide behind a finite loss.
+        if !train.loss.is_finite() || !self.net.parameters_finite() {
+            return Err(Error::Diverged { epoch: epoch.saturating_add(1) });
+        }
+        self.state.persistent.epoch = epoch.saturating_add(1);
+        Ok(EpochMetrics { epoch: epoch.saturating_add(1), learning_rate: self.checked.learning_rate(epoch), train })
+    }
+
+    /// An epoch over `samples` samples that the caller keeps and runs
+    /// itself (samples held in another form than a [`Dataset`], batches run
+    /// by several threads): the order is refilled and shuffled with the
+    /// state's generator exactly as [`epoch`](Learner::epoch) does it, the
+    /// gradient is zeroed, and `run` gets the network, the state and an
+    /// [`EpochPlan`]. One seed thus gives the same run on either path.
+    ///
+    /// `run` must, for each batch of [`EpochPlan::batches`] in turn, add
+    /// every sample's gradient to `state.gradients` with the operations and
+    /// in the order of [`accumulate_sample`] (each gradient value summed
+    /// sample by sample in the batch's order), then call
+    /// [`EpochPlan::step`]; it returns the loss summed in the shuffled order
+    /// and the count of right predictions, or an error that ends the epoch
+    /// as it is. Nothing checks the samples here: check them (finite inputs,
+    /// valid targets) before the first epoch. The end is as in `epoch`: a
+    /// loss or weights that are not finite are [`Error::Diverged`], otherwise
+    /// the epoch is counted.
+    ///
+    /// ```
+    /// use mlp_core::{accumulate_sample, layers, Dense, Init, Learner, Network, TrainConfig, TrainState};
+    /// use mlp_core::{DefaultRng, SeedableRng, activation::Tanh, loss::SoftmaxCrossEntropy, optim::Sgd};
+    ///
+    /// type Net = layers![Dense<f32, 2, 4, Tanh>, Dense<f32, 4, 2>];
+    /// // Samples kept as bytes, converted only when a batch needs them.
+    /// let bytes = [[0u8, 0], [0, 255], [255, 0], [255, 255]];
+    /// let labels = [0, 1, 1, 0];
+    /// let (mut net, mut state, mut order) = (Net::default(), TrainState::<Net, Sgd>::new(), [0u32; 4]);
+    /// state.persistent.rng = DefaultRng::seed_from_u64(1);
+    /// net.initialize(Init::GlorotUniform, &mut state.persistent.rng).unwrap();
+    /// let config = TrainConfig { batch_size: 2, ..TrainConfig::new(Sgd) };
+    /// let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+    /// let metrics = learner
+    ///     .epoch_over(bytes.len(), |net, state, plan| {
+    ///         let (mut loss, mut correct) = (0.0, 0);
+    ///         for batch in plan.batches() {
+    ///             for &i in batch {
+    ///                 let x = bytes[i as usize].map(|b| f32::from(b) / 255.0);
+    ///                 let (l, right) = accumulate_sample(net, state, SoftmaxCrossEntropy, &x, &labels[i as usize]);
+    ///                 loss += l;
+    ///                 correct += usize::from(right);
+    ///             }
+    ///             plan.step(net, state, batch.len());
+    ///         }
+    ///         Ok((loss, correct))
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!((metrics.epoch, metrics.train.samples), (1, 4));
+    /// ```
+    #[inline(always)]
+    pub fn epoch_over(
+        &mut self,
+        samples: usize,
+        run: impl FnOnce(&mut N, &mut TrainState<N, O>, EpochPlan<'_, T, O, Ix>) -> Result<(T, usize), Error>,
+    ) -> Result<EpochMetrics<T>, Error> {
+        if samples == 0 {
+            return Err(Error::EmptyDataset);
+        }
+        fill_order(self.order, samples)?;
+        shuffle(&mut self.state.persistent.rng, self.order);
+        self.state.gradients.set_zero();
+        let epoch = self.state.persistent.epoch;
+        let plan = EpochPlan { order: self.order, checked: &self.checked };
+        let (loss_sum, correct) = run(self.net, self.state, plan)?;
+        let train = Metrics::from_sums(loss_sum, correct, samples);
         // ReLU maps NaN to 0, so NaN weights can hide behind a finite loss.
         if !train.loss.is_finite() || !self.net.parameters_finite() {
             return Err(Error::Diverged { epoch: epoch.saturating_add(1) });
@@ -793,6 +902,100 @@ mod tests {
         let small: ConfusionMatrix<2> = confusion_matrix(&net, &mut scratch, SoftmaxCrossEntropy, data).unwrap();
         assert_eq!(small.counts, [[1, 1], [1, 1]]);
         assert_eq!(small.out_of_range, 3);
+    }
+
+    /// `epoch_over` with a runner that does what `run_batches` does, one
+    /// sample at a time, against `epoch`: the same weights, optimizer state,
+    /// generator and metrics after several epochs, with clipping and penalties.
+    #[test]
+    fn an_epoch_run_by_the_caller_gives_the_bits_of_epoch() {
+        use crate::optim::{Adam, Momentum};
+        use crate::walk::Slots;
+        type Net = layers![Dense<f32, 5, 7, Relu>, Dense<f32, 7, 3>];
+        fn train<O: Optimizer>(optimizer: O, by_caller: bool) -> (Net, TrainState<Net, O>, [EpochMetrics<f32>; 3]) {
+            let mut rng = crate::DefaultRng::seed_from_u64(9);
+            let inputs: [[f32; 5]; 23] =
+                core::array::from_fn(|_| core::array::from_fn(|_| (unit_interval(&mut rng) as f32 - 0.3).max(0.0)));
+            let labels: [usize; 23] = core::array::from_fn(|i| i % 3);
+            let data = Dataset::new(&inputs, &labels).unwrap();
+            let (mut net, mut state, mut order) = (Net::default(), TrainState::<Net, O>::new(), [0u16; 23]);
+            state.persistent.rng = rng;
+            net.initialize(crate::Init::HeUniform, &mut state.persistent.rng).unwrap();
+            let config =
+                TrainConfig { batch_size: 5, l2: 1e-3, l1: 1e-4, clip_norm: 0.5, ..TrainConfig::new(optimizer) };
+            let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+            let metrics = core::array::from_fn(|_| {
+                if !by_caller {
+                    return learner.epoch(data).unwrap();
+                }
+                learner
+                    .epoch_over(inputs.len(), |net, state, plan| {
+                        let (mut loss, mut correct) = (0.0, 0);
+                        for batch in plan.batches() {
+                            for &i in batch {
+                                let (x, t) = (&inputs[usize::from(i)], &labels[usize::from(i)]);
+                                let (l, right) = accumulate_sample(net, state, SoftmaxCrossEntropy, x, t);
+                                loss += l;
+                                correct += usize::from(right);
+                            }
+                            plan.step(net, state, batch.len());
+                        }
+                        Ok((loss, correct))
+                    })
+                    .unwrap()
+            });
+            (net, state, metrics)
+        }
+        fn same<O: Optimizer>(optimizer: O) {
+            let (net, state, metrics) = train(optimizer, false);
+            let (net2, state2, metrics2) = train(optimizer, true);
+            let bits = |n: &Net| {
+                let mut all = [0u32; Net::PARAMETERS];
+                let mut k = 0;
+                n.for_each_parameter(|_, values| {
+                    for v in values {
+                        all[k] = v.to_bits();
+                        k += 1;
+                    }
+                });
+                all
+            };
+            assert_eq!(bits(&net), bits(&net2), "{}", O::NAME);
+            let state_bits = |s: &TrainState<Net, O>| {
+                let mut all = [0u32; 2 * Net::PARAMETERS];
+                let mut k = 0;
+                for buffer in s.persistent.optimizer.as_ref() {
+                    for slot in 0..4 {
+                        for v in buffer.slot(slot) {
+                            all[k] = v.to_bits();
+                            k += 1;
+                        }
+                    }
+                }
+                all
+            };
+            assert_eq!(state_bits(&state), state_bits(&state2), "{}", O::NAME);
+            assert_eq!(state.persistent.rng.state(), state2.persistent.rng.state());
+            assert_eq!((state.persistent.steps, state.persistent.epoch), (15, 3));
+            assert_eq!((state2.persistent.steps, state2.persistent.epoch), (15, 3));
+            assert_eq!(metrics, metrics2, "{}", O::NAME);
+        }
+        same(Momentum::DEFAULT);
+        same(Adam::DEFAULT);
+    }
+
+    #[test]
+    fn an_empty_epoch_run_by_the_caller_is_refused() {
+        type Net = Dense<f32, 2, 2>;
+        let (mut net, mut state, mut order) = (Net::default(), TrainState::<Net>::new(), [0u16; 0]);
+        let config = TrainConfig::DEFAULT;
+        let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+        assert_eq!(learner.epoch_over(0, |_, _, _| Ok((0.0, 0))), Err(Error::EmptyDataset));
+        let mut order = [0u16; 3];
+        let mut learner = Learner::new(&mut net, &mut state, &mut order, SoftmaxCrossEntropy, &config).unwrap();
+        let failed = learner.epoch_over(3, |_, _, _| Err(Error::NonFiniteInput { sample: 1 }));
+        assert_eq!(failed, Err(Error::NonFiniteInput { sample: 1 }));
+        assert_eq!(state.persistent.epoch, 0, "a failed epoch is not counted");
     }
 
     #[test]
