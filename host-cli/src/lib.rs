@@ -12,6 +12,7 @@ pub mod export;
 pub mod idx;
 pub mod modelfile;
 pub mod optim;
+pub mod plot;
 pub mod report;
 pub mod run;
 pub mod source;
