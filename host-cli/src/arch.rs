@@ -12,6 +12,8 @@ use std::fmt;
 use mlp_core::activation::{LeakyRelu, Relu, Sigmoid, Tanh};
 use mlp_core::{Chain, Dense, Init, Network, Zeroed};
 
+use crate::engine::DenseStack;
+
 /// The activation of every hidden layer (the output layer gives logits).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum HiddenActivation {
@@ -77,7 +79,7 @@ pub trait NetworkVisitor {
     /// Runs with `N`, which takes `I` inputs and gives `O` logits.
     fn visit<N, const I: usize, const O: usize>(self) -> Self::Output
     where
-        N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed;
+        N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed + DenseStack;
 }
 
 /// An architecture that is not compiled in.

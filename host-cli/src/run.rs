@@ -1,6 +1,11 @@
-//! A whole training run on a [`Split`]: initialise, train epoch by epoch,
-//! evaluate, and collect what a report needs. Knows nothing of terminals:
-//! progress goes to a per-epoch callback.
+//! A whole training run on a training set and a test set, each a
+//! [`SampleSource`]: initialise, train epoch by epoch, evaluate, and collect
+//! what a report needs. Knows nothing of terminals: progress goes to a
+//! per-epoch callback.
+//!
+//! Epochs and evaluations run through [`crate::engine`] on a team of
+//! threads ([`RunOptions::threads`]); the results are the same bits for
+//! every thread count, and those of mlp-core's own `Learner::epoch`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -10,14 +15,16 @@ use anyhow::Context;
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::model::{self, Extras};
 use mlp_core::{
-    ConfusionMatrix, Dataset, DefaultRng, Error, Init, Learner, Metrics, Network, PairCache, SeedableRng, TrainConfig,
-    TrainState, Zeroed, confusion_matrix, evaluate,
+    ConfusionMatrix, DefaultRng, Init, Learner, Metrics, Network, SeedableRng, TrainConfig, TrainState, Zeroed,
 };
 
 use crate::arch::NetworkVisitor;
 use crate::boxed::zeroed_box;
+use crate::engine::{self, DenseStack};
 use crate::modelfile::{ModelFile, file_error};
 use crate::optim::AnyOptimizer;
+use crate::parallel::{available_threads, with_team};
+use crate::source::SampleSource;
 use crate::split::Split;
 
 /// Everything about a run besides the architecture and the data.
@@ -29,6 +36,16 @@ pub struct RunOptions {
     pub init: Init,
     /// Seed of the run; see [`training_rng`].
     pub seed: u64,
+    /// Threads to train and evaluate with; `None` for every core
+    /// ([`available_threads`]). The results do not depend on it.
+    pub threads: Option<usize>,
+}
+
+impl RunOptions {
+    /// The thread count to use: [`threads`](RunOptions::threads), or every core.
+    pub fn thread_count(&self) -> usize {
+        self.threads.unwrap_or_else(available_threads).max(1)
+    }
 }
 
 /// Mixed into the seed for the training stream, so that it differs from the
@@ -102,6 +119,34 @@ pub enum Start {
 }
 
 /// A [`NetworkVisitor`] that runs [`train_network`] with the visited type.
+pub struct Training<'a, F> {
+    /// The samples to train on.
+    pub train: &'a dyn SampleSource,
+    /// The held-out samples, evaluated after every epoch.
+    pub test: &'a dyn SampleSource,
+    /// The run's settings.
+    pub options: &'a RunOptions,
+    /// Where the network starts from.
+    pub start: &'a Start,
+    /// Set (by a signal handler) to stop after the current epoch.
+    pub stop: Option<&'a AtomicBool>,
+    /// Text for the files' metadata section (data set, seed).
+    pub metadata: &'a str,
+    /// Called after every epoch.
+    pub on_epoch: F,
+}
+
+impl<F: FnMut(&EpochRecord)> NetworkVisitor for Training<'_, F> {
+    type Output = anyhow::Result<Outcome>;
+    fn visit<N, const I: usize, const O: usize>(self) -> Self::Output
+    where
+        N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed + DenseStack,
+    {
+        train_network::<N, I, O>(self)
+    }
+}
+
+/// [`Training`] on the two parts of a [`Split`].
 pub struct Trainer<'a, F> {
     /// The data.
     pub split: &'a Split,
@@ -121,9 +166,11 @@ impl<F: FnMut(&EpochRecord)> NetworkVisitor for Trainer<'_, F> {
     type Output = anyhow::Result<Outcome>;
     fn visit<N, const I: usize, const O: usize>(self) -> Self::Output
     where
-        N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed,
+        N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed + DenseStack,
     {
-        train_network::<N, I, O>(self)
+        let Trainer { split, options, start, stop, metadata, on_epoch } = self;
+        let training = Training { train: &split.train, test: &split.test, options, start, stop, metadata, on_epoch };
+        train_network::<N, I, O>(training)
     }
 }
 
@@ -133,18 +180,21 @@ impl<F: FnMut(&EpochRecord)> NetworkVisitor for Trainer<'_, F> {
 /// returns the results with the final model and checkpoint files.
 ///
 /// The network and its training state live on the heap (zeroed in place), so
-/// big networks never pass through the stack. Every epoch goes through
-/// [`crate::accel::train_epoch_on`]; only those calls are timed. Errors of
-/// the core come out as [`mlp_core::Error`] (downcast to match them).
+/// big networks never pass through the stack. Both sets are checked first
+/// (finite inputs of the network's width, labels below `O`). Every epoch
+/// goes through [`engine::train_epoch`] on the vector unit of
+/// [`crate::accel::vector_unit`]; only those calls are timed. Errors of the
+/// core come out as [`mlp_core::Error`] (downcast to match them).
 pub fn train_network<N, const I: usize, const O: usize>(
-    trainer: Trainer<'_, impl FnMut(&EpochRecord)>,
+    trainer: Training<'_, impl FnMut(&EpochRecord)>,
 ) -> anyhow::Result<Outcome>
 where
-    N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed,
+    N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed + DenseStack,
 {
-    let Trainer { split, options, start, stop, metadata, mut on_epoch } = trainer;
-    let train = dataset::<N, I, O>(&split.train.features, &split.train.labels)?;
-    let test = dataset::<N, I, O>(&split.test.features, &split.test.labels)?;
+    let Training { train, test, options, start, stop, metadata, mut on_epoch } = trainer;
+    engine::check_source(train, I, O)?;
+    engine::check_source(test, I, O)?;
+    let threads = options.thread_count();
 
     let mut net = zeroed_box::<N>();
     let mut state = zeroed_box::<TrainState<N, AnyOptimizer>>();
@@ -171,38 +221,40 @@ where
         }
     }
     let first_epoch = state.persistent.epoch;
-    let mut pair = zeroed_box::<PairCache<N>>();
-    let mut scratch = zeroed_box::<N::Activations>();
     let mut order = vec![0u32; train.len()];
-    let mut learner =
-        Learner::new(&mut *net, &mut state, &mut order, SoftmaxCrossEntropy, &options.train)?.with_pairs(&mut pair);
-
+    let unit = crate::accel::vector_unit();
     let mut history = Vec::new();
     let mut train_time = Duration::ZERO;
     let mut interrupted = false;
-    while learner.state().persistent.epoch < options.train.epochs {
-        if stop.is_some_and(|flag| flag.load(Ordering::SeqCst)) {
-            interrupted = true;
-            break;
+    let (train_metrics, test_result) = with_team(threads, |team| -> anyhow::Result<_> {
+        let mut learner = Learner::new(&mut *net, &mut state, &mut order, SoftmaxCrossEntropy, &options.train)?;
+        while learner.state().persistent.epoch < options.train.epochs {
+            if stop.is_some_and(|flag| flag.load(Ordering::SeqCst)) {
+                interrupted = true;
+                break;
+            }
+            let start = Instant::now();
+            let metrics = engine::train_epoch::<N, _, _, O>(&mut learner, train, team, unit)?;
+            train_time += start.elapsed();
+            let test_metrics = engine::evaluate::<N, O>(learner.net(), test, team, unit).metrics;
+            let record = EpochRecord {
+                epoch: metrics.epoch,
+                loss: f64::from(metrics.train.loss),
+                train_accuracy: accuracy(&metrics.train),
+                test_accuracy: accuracy(&test_metrics),
+                learning_rate: metrics.learning_rate,
+            };
+            history.push(record);
+            on_epoch(&record);
         }
-        let start = Instant::now();
-        let metrics = crate::accel::train_epoch_on(crate::accel::vector_unit(), &mut learner, train)?;
-        train_time += start.elapsed();
-        let test_metrics = evaluate(learner.net(), &mut *scratch, SoftmaxCrossEntropy, test)?;
-        let record = EpochRecord {
-            epoch: metrics.epoch,
-            loss: f64::from(metrics.train.loss),
-            train_accuracy: accuracy(&metrics.train),
-            test_accuracy: accuracy(&test_metrics),
-            learning_rate: metrics.learning_rate,
-        };
-        history.push(record);
-        on_epoch(&record);
+        let net = learner.net();
+        Ok((engine::evaluate::<N, O>(net, train, team, unit).metrics, engine::evaluate::<N, O>(net, test, team, unit)))
+    })?;
+    let test_metrics = test_result.metrics;
+    let mut matrix = ConfusionMatrix::<O>::new();
+    for (sample, &predicted) in test_result.predictions.iter().enumerate() {
+        matrix.record(test.label(sample), predicted);
     }
-
-    let train_metrics = evaluate(&*net, &mut *scratch, SoftmaxCrossEntropy, train)?;
-    let test_metrics = evaluate(&*net, &mut *scratch, SoftmaxCrossEntropy, test)?;
-    let matrix: ConfusionMatrix<O> = confusion_matrix(&*net, &mut *scratch, SoftmaxCrossEntropy, test)?;
     let metadata = (!metadata.is_empty()).then_some(metadata);
     let model_extras = Extras::<N, AnyOptimizer> { training: None, scaling: None, metadata };
     let model = write_file(&*net, model_extras)?;
@@ -234,17 +286,4 @@ fn write_file<N: Network>(net: &N, extras: Extras<'_, N, AnyOptimizer>) -> anyho
 /// accuracy would print as `0.98611110448837`).
 pub fn accuracy(metrics: &Metrics<f32>) -> f64 {
     metrics.correct as f64 / metrics.samples.max(1) as f64
-}
-
-/// Views flat features as `[f32; I]` samples and checks every label is below `O`.
-fn dataset<'a, N, const I: usize, const O: usize>(
-    features: &'a [f32],
-    labels: &'a [usize],
-) -> Result<Dataset<'a, [f32; I], usize>, Error>
-where
-    N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]>,
-{
-    let data = Dataset::new(N::inputs_from_flat(features)?, labels)?;
-    data.check_targets::<SoftmaxCrossEntropy, f32, O>()?;
-    Ok(data)
 }

@@ -214,7 +214,7 @@ impl Cmd {
             })?;
             let stored = training.config.with_optimizer(optimizer);
             let train = self.train.resume_config(stored, training.epoch)?;
-            let options = RunOptions { train, init, seed };
+            let options = RunOptions { train, init, seed, threads: None };
             return Ok(Plan { spec, arch, options, test_fraction, start: Start::Resume(file) });
         }
         let mut train = self.train.config(&spec.defaults)?;
@@ -237,7 +237,13 @@ impl Cmd {
             }
             None => (self.arch.architecture(spec)?, Start::Fresh),
         };
-        Ok(Plan { spec, arch, options: RunOptions { train, init, seed: self.data.seed }, test_fraction, start })
+        Ok(Plan {
+            spec,
+            arch,
+            options: RunOptions { train, init, seed: self.data.seed, threads: None },
+            test_fraction,
+            start,
+        })
     }
 
     /// The architecture a model file needs, which must fit the data set and
