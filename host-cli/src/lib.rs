@@ -19,3 +19,4 @@ pub mod report;
 pub mod run;
 pub mod source;
 pub mod split;
+pub mod sweep;

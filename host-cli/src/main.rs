@@ -25,6 +25,7 @@ enum Command {
     Export(cmd::export::Cmd),
     Import(cmd::import::Cmd),
     Inspect(cmd::inspect::Cmd),
+    Sweep(cmd::sweep::Cmd),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
         Command::Export(cmd) => cmd.run(),
         Command::Import(cmd) => cmd.run(),
         Command::Inspect(cmd) => cmd.run(),
+        Command::Sweep(cmd) => cmd.run(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

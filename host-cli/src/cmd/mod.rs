@@ -6,4 +6,5 @@ pub mod export;
 pub mod import;
 pub mod inspect;
 pub mod predict;
+pub mod sweep;
 pub mod train;
