@@ -21,6 +21,8 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::report::number;
 use crate::run::EpochRecord;
 
+pub mod pictures;
+
 /// The flag that names picture files on every command that draws.
 pub const FLAG: &str = "--plot";
 
@@ -87,6 +89,17 @@ impl Figure {
             }
         }
         Ok(Figure { size: Some((width, height)), ..self })
+    }
+
+    /// A picture beside this one, named after it: `curves.png` and
+    /// `boundary` give `curves-boundary.png` (at its own default size).
+    pub fn beside(&self, suffix: &str) -> anyhow::Result<Figure> {
+        let stem = self.path.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default();
+        let extension = match self.format {
+            Format::Png => "png",
+            Format::Svg => "svg",
+        };
+        Figure::new(self.path.with_file_name(format!("{stem}-{suffix}.{extension}")))
     }
 
     /// The file written.

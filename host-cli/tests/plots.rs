@@ -293,3 +293,68 @@ fn bad_requests_are_refused_and_leave_no_file() {
     plot::training_curves(&history(2), &Figure::new(&path).unwrap()).unwrap();
     assert_eq!(svg_size(&path), (900, 700));
 }
+
+/// Synthetic 8×8 pictures: class `c` lights column `c` (ten classes, two columns each).
+struct Stripes;
+
+impl host_cli::source::SampleSource for Stripes {
+    fn len(&self) -> usize {
+        40
+    }
+
+    fn feature_count(&self) -> usize {
+        64
+    }
+
+    fn features_into(&self, index: usize, out: &mut [f32]) {
+        out.fill(0.0);
+        for row in 0..8 {
+            out[row * 8 + (index % 10) % 8] = 1.0;
+        }
+    }
+
+    fn label(&self, index: usize) -> usize {
+        index % 10
+    }
+}
+
+/// An untrained 64-16-10 network as a model file, and its architecture.
+fn digits_model() -> (host_cli::arch::Architecture, Vec<u8>) {
+    use mlp_core::activation::Relu;
+    use mlp_core::{Dense, Init, Network, SeedableRng, Zeroed, layers};
+    type Net = layers![Dense<f32, 64, 16, Relu>, Dense<f32, 16, 10>];
+    let mut net = Net::ZEROED;
+    net.initialize(Init::HeUniform, &mut mlp_core::DefaultRng::seed_from_u64(3)).unwrap();
+    let mut bytes = vec![0; Net::MODEL_BYTES];
+    mlp_core::model::write_model(&net, &mut bytes).unwrap();
+    let arch = host_cli::arch::Architecture {
+        inputs: 64,
+        hidden: vec![16],
+        outputs: 10,
+        activation: host_cli::arch::HiddenActivation::Relu,
+    };
+    (arch, bytes)
+}
+
+#[test]
+fn an_evaluation_draws_the_matrix_and_the_misclassified_pictures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (arch, model) = digits_model();
+    let confusion: Vec<Vec<u32>> = (0..10).map(|i| (0..10).map(|j| u32::from(i == j) * 4).collect()).collect();
+    let figure = Figure::new(dir.path().join("eval.png")).unwrap();
+    let written = plot::pictures::evaluation(&figure, &arch, &model, &Stripes, &confusion).unwrap();
+    assert_eq!(written, [dir.path().join("eval.png"), dir.path().join("eval-misclassified.png")]);
+    for path in &written {
+        Picture::read(path);
+    }
+    // An untrained network gets some wrong: their pictures are drawn, ink on paper.
+    let grid = Picture::read(&written[1]);
+    assert!(grid.pixels_of(RGBColor(0, 0, 0)).len() > 100);
+
+    let figure = Figure::new(dir.path().join("train.svg")).unwrap();
+    let written = plot::pictures::training(&figure, &history(5), &arch, &model, &Stripes).unwrap();
+    assert_eq!(written, [dir.path().join("train.svg")]);
+    // A model that is not the architecture's is refused.
+    let message = plot::pictures::evaluation(&figure, &arch, &model[..40], &Stripes, &confusion).unwrap_err();
+    assert!(message.to_string().contains("cannot read the model"), "{message}");
+}
