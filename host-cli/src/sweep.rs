@@ -29,8 +29,8 @@ use serde_json::{Map, Value};
 use crate::arch::{self, Architecture};
 use crate::optim::AnyOptimizer;
 use crate::report::{OptimizerReport, ScheduleReport, init_name, number};
-use crate::run::{self, Outcome, RunOptions, Start, Trainer};
-use crate::split::Split;
+use crate::run::{self, Outcome, RunOptions, Start, Training};
+use crate::source::SampleSource;
 
 /// The most values an axis may have: 50 × 50 = 2500 runs is already a
 /// cluster's work; more is taken for a typing mistake.
@@ -161,8 +161,9 @@ impl Shard {
 pub struct Grid {
     /// Data set name.
     pub dataset: String,
-    /// A checksum of the split (features and labels of both parts), so that
-    /// shards run on different machines are known to have used the same data.
+    /// A checksum of the training and test samples (features as the network
+    /// sees them, and labels), so that shards run on different machines are
+    /// known to have used the same data.
     pub data_checksum: String,
     /// Training samples.
     pub train_samples: usize,
@@ -177,19 +178,22 @@ pub struct Grid {
 }
 
 impl Grid {
-    /// The grid of `lr` × `l2` over `split` with the settings of `options`
-    /// (whose learning rate and L2 penalty are replaced in each cell).
+    /// The grid of `lr` × `l2` over the `train` and `test` samples with the
+    /// settings of `options` (whose learning rate and L2 penalty are replaced
+    /// in each cell).
+    #[allow(clippy::too_many_arguments)] // each is one field of the grid
     pub fn new(
         dataset: &str,
-        split: &Split,
+        train: &dyn SampleSource,
+        test: &dyn SampleSource,
         arch: &Architecture,
         options: &RunOptions,
         test_fraction: f64,
         lr: Vec<f64>,
         l2: Vec<f64>,
     ) -> Self {
-        let train = &options.train;
-        let mut schedule = serde_json::to_value(ScheduleReport::from(train.schedule)).unwrap_or(Value::Null);
+        let config = &options.train;
+        let mut schedule = serde_json::to_value(ScheduleReport::from(config.schedule)).unwrap_or(Value::Null);
         // The base rate is swept, so it is not a setting.
         if let Some(fields) = schedule.as_object_mut() {
             fields.remove("lr");
@@ -201,19 +205,19 @@ impl Grid {
         set("architecture", arch.name().into());
         set("activation", arch.activation.name().into());
         set("init", init_name(options.init).into());
-        set("epochs", train.epochs.into());
-        set("batch_size", train.batch_size.into());
-        set("optimizer", serde_json::to_value(OptimizerReport::from(train.optimizer)).unwrap_or(Value::Null));
+        set("epochs", config.epochs.into());
+        set("batch_size", config.batch_size.into());
+        set("optimizer", serde_json::to_value(OptimizerReport::from(config.optimizer)).unwrap_or(Value::Null));
         set("schedule", schedule);
-        set("l1", train.l1.into());
-        set("clip_norm", train.clip_norm.into());
+        set("l1", config.l1.into());
+        set("clip_norm", config.clip_norm.into());
         set("seed", options.seed.into());
         set("test_fraction", test_fraction.into());
         Grid {
             dataset: dataset.to_owned(),
-            data_checksum: split_checksum(split),
-            train_samples: split.train.len(),
-            test_samples: split.test.len(),
+            data_checksum: checksum(train, test),
+            train_samples: train.len(),
+            test_samples: test.len(),
             settings,
             lr,
             l2,
@@ -287,8 +291,8 @@ fn list(values: &[f64]) -> String {
     format!("[{}]", values.join(", "))
 }
 
-/// FNV-1a (64 bits) over the split's features (as bits) and labels, in hex.
-fn split_checksum(split: &Split) -> String {
+/// FNV-1a (64 bits) over both parts' features (as bits) and labels, in hex.
+fn checksum(train: &dyn SampleSource, test: &dyn SampleSource) -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
         for &b in bytes {
@@ -296,13 +300,16 @@ fn split_checksum(split: &Split) -> String {
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
     };
-    for part in [&split.train, &split.test] {
+    for part in [train, test] {
         feed(&(part.len() as u64).to_le_bytes());
-        for &x in &part.features {
-            feed(&x.to_bits().to_le_bytes());
-        }
-        for &label in &part.labels {
-            feed(&(label as u64).to_le_bytes());
+        feed(&(part.feature_count() as u64).to_le_bytes());
+        let mut row = vec![0.0f32; part.feature_count()];
+        for i in 0..part.len() {
+            part.features_into(i, &mut row);
+            for &x in &row {
+                feed(&x.to_bits().to_le_bytes());
+            }
+            feed(&(part.label(i) as u64).to_le_bytes());
         }
     }
     format!("{hash:016x}")
@@ -542,10 +549,14 @@ pub fn merge(files: &[(PathBuf, Results)]) -> anyhow::Result<Results> {
 }
 
 /// Where a sweep runs: the data and the settings shared by every cell.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Runner<'a> {
-    /// The data, split once for every cell.
-    pub split: &'a Split,
+    /// The samples to train on, the same for every cell.
+    pub train: &'a dyn SampleSource,
+    /// The held-out samples.
+    pub test: &'a dyn SampleSource,
+    /// Where every cell's network starts (fresh from the seed, or given weights).
+    pub start: &'a Start,
     /// The architecture.
     pub arch: &'a Architecture,
     /// Settings of every cell; each cell replaces the rate and the L2 penalty.
@@ -604,10 +615,11 @@ impl Runner<'_> {
         let options = grid.options(self.base, index);
         let values = grid.cell(index);
         let context = || format!("cell {index} of the sweep ({})", flags(values));
-        let trainer = Trainer {
-            split: self.split,
+        let trainer = Training {
+            train: self.train,
+            test: self.test,
             options: &options,
-            start: &Start::Fresh,
+            start: self.start,
             stop: None,
             metadata: "",
             on_epoch: |_: &run::EpochRecord| on_epoch(),

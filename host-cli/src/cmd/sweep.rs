@@ -10,7 +10,7 @@ use anyhow::{Context, anyhow, bail};
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
 use host_cli::plot::Figure;
 use host_cli::report::number;
-use host_cli::run::RunOptions;
+use host_cli::run::{RunOptions, Start};
 use host_cli::split::{self, SplitError};
 use host_cli::sweep::{self, Grid, Results, Runner, Shard, Span};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -207,7 +207,7 @@ impl RunArgs {
                  (use at most {train_samples}, which takes one step per epoch)"
             );
         }
-        let grid = Grid::new(spec.name, &split, &arch, &base, test_fraction, lr, l2);
+        let grid = Grid::new(spec.name, &split.train, &split.test, &arch, &base, test_fraction, lr, l2);
         sweep::check_cells(&grid, &base)?;
         let indices = match shard {
             Some(shard) => shard.cells(grid.cells()),
@@ -222,7 +222,15 @@ impl RunArgs {
         let epochs = u64::from(base.train.epochs) * indices.len() as u64;
         let bar = self.progress_bar(epochs, indices.len(), threads);
         let started = Instant::now();
-        let runner = Runner { split: &split, arch: &arch, base: &base, threads: workers };
+        let start = Start::Fresh;
+        let runner = Runner {
+            train: &split.train,
+            test: &split.test,
+            start: &start,
+            arch: &arch,
+            base: &base,
+            threads: workers,
+        };
         let cells = runner.run(&grid, &indices, &|| bar.inc(1));
         bar.finish_and_clear();
         let results = Results::new(grid, shard, cells?);
