@@ -183,6 +183,10 @@ macro_rules! registry {
 // `(784, 10): [[128], [128, 64]];`.
 registry! {
     (64, 10): [[16], [32], [64], [128], [32, 32], [64, 32], [64, 64], [128, 64]];
+    // iris, moons, and CSV files padded to these shapes (`data::CSV_SHAPES`).
+    (4, 3): [[16]];
+    (2, 2): [[16]];
+    (16, 10): [[16]];
 }
 
 #[cfg(test)]

@@ -10,15 +10,18 @@
 use std::path::Path;
 
 use anyhow::{anyhow, bail};
-use mlp_core::loss::SoftmaxCrossEntropy;
-use mlp_core::{ConfusionMatrix, Dataset, Network, Zeroed, confusion_matrix, evaluate, predict_probabilities};
+use mlp_core::loss::{Loss, SoftmaxCrossEntropy};
+use mlp_core::{Error, Network, Zeroed, predict, predict_probabilities};
 use serde::Serialize;
 
 use crate::arch::{self, Architecture, NetworkVisitor};
 use crate::boxed::zeroed_box;
-use crate::data::{CsvFormat, DatasetSpec, Samples};
+use crate::data::{CsvFormat, DatasetSpec, Kind, Request, Table};
 use crate::modelfile::{ModelFile, load_network};
+use crate::prepare;
 use crate::report::number;
+use crate::source::SampleSource;
+use crate::split::Indices;
 
 /// Precision, recall and F1 of one class.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -136,8 +139,12 @@ pub fn picture(raw: &[f64], max: f64) -> Option<Vec<String>> {
     )
 }
 
-/// The split a model was trained on, as its metadata records it
-/// (`dataset`, `seed`, `test_fraction`, written by `host-cli train`).
+/// What a model records of the data it was trained on, in its metadata
+/// section (`key=value` lines, written by `host-cli train`): the data set,
+/// the split, and what it takes to read the same samples again and make
+/// the same inputs of them. Text values are JSON strings, so any column name
+/// fits on its line. Every key is optional: older files record only the
+/// data set and the split.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Recorded {
     /// The data set's name.
@@ -146,17 +153,103 @@ pub struct Recorded {
     pub seed: Option<u64>,
     /// The held-out fraction.
     pub test_fraction: Option<f64>,
+    /// Features per sample as read (the network may take more inputs: zeros).
+    pub features: Option<usize>,
+    /// Classes of the data (the network may have more outputs: never winning).
+    pub classes: Option<usize>,
+    /// `classification` or `regression`.
+    pub task: Option<String>,
+    /// CSV: the label column's header name.
+    pub label_column: Option<String>,
+    /// CSV: the feature columns' header names, in order.
+    pub feature_names: Option<Vec<String>>,
+    /// CSV: the delimiter.
+    pub delimiter: Option<u8>,
+    /// `--max-samples`.
+    pub max_samples: Option<usize>,
+    /// Moons: the points generated.
+    pub samples: Option<usize>,
+    /// Moons: the noise.
+    pub noise: Option<f64>,
+    /// Regression: the training targets' mean, which the network's output is added to.
+    pub target_offset: Option<f64>,
+    /// Regression: the training targets' standard deviation, which the output is multiplied by.
+    pub target_scale: Option<f64>,
 }
 
 impl Recorded {
     /// Reads the keys from metadata text (`key=value` lines); values that do not parse are left out.
     pub fn from_metadata(text: &str) -> Self {
         let value = |key: &str| text.lines().find_map(|line| line.strip_prefix(key)?.strip_prefix('='));
+        let json = |key: &str| value(key).and_then(|v| serde_json::from_str::<String>(v).ok());
         Recorded {
             dataset: value("dataset").map(str::to_owned),
             seed: value("seed").and_then(|v| v.parse().ok()),
             test_fraction: value("test_fraction").and_then(|v| v.parse().ok()).filter(|f| *f > 0.0 && *f < 1.0),
+            features: value("features").and_then(|v| v.parse().ok()),
+            classes: value("classes").and_then(|v| v.parse().ok()),
+            task: value("task").map(str::to_owned),
+            label_column: json("label_column"),
+            feature_names: value("feature_names").and_then(|v| serde_json::from_str(v).ok()),
+            delimiter: json("delimiter").and_then(|d| <[u8; 1]>::try_from(d.as_bytes()).ok()).map(|[d]| d),
+            max_samples: value("max_samples").and_then(|v| v.parse().ok()),
+            samples: value("samples").and_then(|v| v.parse().ok()),
+            noise: value("noise").and_then(|v| v.parse().ok()).filter(|n: &f64| n.is_finite() && *n >= 0.0),
+            target_offset: value("target_offset").and_then(|v| v.parse().ok()).filter(|v: &f64| v.is_finite()),
+            target_scale: value("target_scale")
+                .and_then(|v| v.parse().ok())
+                .filter(|v: &f64| *v > 0.0 && v.is_finite()),
         }
+    }
+
+    /// The metadata text: one `key=value` line per key that is set.
+    pub fn to_metadata(&self) -> String {
+        let mut text = String::new();
+        let mut line = |key: &str, value: Option<String>| {
+            if let Some(value) = value {
+                text += &format!("{key}={value}\n");
+            }
+        };
+        let json = |s: &str| serde_json::to_string(s).unwrap_or_default();
+        line("dataset", self.dataset.clone());
+        line("seed", self.seed.map(|v| v.to_string()));
+        line("test_fraction", self.test_fraction.map(number));
+        line("features", self.features.map(|v| v.to_string()));
+        line("classes", self.classes.map(|v| v.to_string()));
+        line("task", self.task.clone());
+        line("label_column", self.label_column.as_deref().map(json));
+        line("feature_names", self.feature_names.as_ref().and_then(|n| serde_json::to_string(n).ok()));
+        line("delimiter", self.delimiter.map(|d| json(&char::from(d).to_string())));
+        line("max_samples", self.max_samples.map(|v| v.to_string()));
+        line("samples", self.samples.map(|v| v.to_string()));
+        line("noise", self.noise.map(number));
+        line("target_offset", self.target_offset.map(number));
+        line("target_scale", self.target_scale.map(number));
+        text
+    }
+
+    /// What a model records of a run on `table`, read as `request` asked.
+    pub fn of_run(spec: &DatasetSpec, table: &Table, request: &Request, seed: u64, test_fraction: f64) -> Self {
+        let mut recorded = Recorded {
+            dataset: Some(spec.name.to_owned()),
+            seed: Some(seed),
+            test_fraction: Some(test_fraction),
+            features: Some(table.features()),
+            classes: (!table.is_regression()).then(|| table.class_count()),
+            max_samples: request.max_samples,
+            ..Recorded::default()
+        };
+        if let Some(columns) = table.columns() {
+            recorded.task = Some(request.csv.task.name().to_owned());
+            recorded.label_column = Some(columns.label.clone());
+            recorded.feature_names = Some(columns.features.clone());
+            recorded.delimiter = Some(columns.delimiter);
+        }
+        if matches!(spec.kind, Kind::Moons) {
+            recorded.samples = Some(request.moons.samples);
+            recorded.noise = Some(request.moons.noise);
+        }
+        recorded
     }
 }
 
@@ -232,7 +325,8 @@ pub fn architecture_for(file: &ModelFile, spec: &DatasetSpec) -> anyhow::Result<
     let path = file.path.display();
     let arch = file.architecture()?;
     let (features, classes) = (spec.format.features, spec.format.classes);
-    if (arch.inputs, arch.outputs) != (features, classes) {
+    // A CSV file's shape is checked once it is read (`model_samples`).
+    if !matches!(spec.kind, Kind::Csv) && (arch.inputs, arch.outputs) != (features, classes) {
         bail!(
             "{path}: the model takes {} inputs and gives {} classes, but {} samples have {features} {}s and {classes} classes",
             arch.inputs,
@@ -245,7 +339,8 @@ pub fn architecture_for(file: &ModelFile, spec: &DatasetSpec) -> anyhow::Result<
         let built: Vec<String> = arch::supported_hidden(arch.inputs, arch.outputs)
             .iter()
             .map(|hidden| {
-                format!("{features}-{}-{classes}", hidden.iter().map(usize::to_string).collect::<Vec<_>>().join("-"))
+                let (inputs, outputs) = (arch.inputs, arch.outputs);
+                format!("{inputs}-{}-{outputs}", hidden.iter().map(usize::to_string).collect::<Vec<_>>().join("-"))
             })
             .collect();
         bail!(
@@ -259,6 +354,72 @@ pub fn architecture_for(file: &ModelFile, spec: &DatasetSpec) -> anyhow::Result<
     Ok(arch)
 }
 
+/// Checks that a CSV file's columns are those the model was trained on
+/// (the same feature names in the same order, the same label column).
+pub fn check_recorded_columns(table: &Table, recorded: &Recorded, path: &Path) -> anyhow::Result<()> {
+    if let Some(features) = recorded.features
+        && features != table.features()
+    {
+        bail!(
+            "{}: the model was trained on {features} features, but {} has {}",
+            path.display(),
+            table.origin(),
+            table.features()
+        );
+    }
+    let (Some(columns), Some(names)) = (table.columns(), &recorded.feature_names) else { return Ok(()) };
+    if let Some(label) = &recorded.label_column
+        && *label != columns.label
+    {
+        bail!(
+            "{}: the model was trained to predict column {label:?}, but the label column of {} is {:?} \
+             (give --label-column {label:?})",
+            path.display(),
+            table.origin(),
+            columns.label
+        );
+    }
+    if *names != columns.features {
+        bail!(
+            "{}: the model was trained on the columns {}, but {} has {}",
+            path.display(),
+            names.join(", "),
+            table.origin(),
+            columns.features.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Reads the samples a model was trained beside (as `request` asks),
+/// splits them as `choice` says, and makes the model's inputs of them: its
+/// scaling, its width. The columns must be those the model records, and
+/// its outputs must cover the classes.
+pub fn model_samples(
+    file: &ModelFile,
+    spec: &DatasetSpec,
+    request: &Request,
+    choice: &SplitChoice,
+) -> anyhow::Result<(Table, Indices)> {
+    let model = file.model();
+    let recorded = Recorded::from_metadata(model.metadata().unwrap_or(""));
+    let mut table = spec.read(request)?;
+    check_recorded_columns(&table, &recorded, &file.path)?;
+    let indices = prepare::split(&table, choice.test_fraction, choice.seed)
+        .map_err(|e| anyhow!("{}: cannot split it ({}): {e}", table.origin(), choice.describe()))?;
+    prepare::use_model_scaling(&mut table, spec, &model, &file.path.display().to_string())?;
+    let outputs = model.layers().last().map_or(0, |layer| layer.outputs);
+    if table.class_count() > outputs {
+        bail!(
+            "{}: the model gives {outputs} classes, but {} has labels up to {}",
+            file.path.display(),
+            table.origin(),
+            table.class_count() - 1
+        );
+    }
+    Ok((table, indices))
+}
+
 /// What an evaluation measured.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Measured {
@@ -268,12 +429,17 @@ pub struct Measured {
     pub loss: f64,
 }
 
-/// Loads the model into its network type and measures it on `samples`.
+/// Loads the model into its network type and measures it on `source`:
+/// mean cross-entropy, and the confusion matrix over the data's `classes`
+/// (a network may have more outputs, which stand for no class: the
+/// prediction is the largest of the first `classes` logits).
 pub struct Evaluator<'a> {
     /// The model.
     pub file: &'a ModelFile,
-    /// The samples, in the network's input scale.
-    pub samples: &'a Samples,
+    /// The samples, read as the network's inputs.
+    pub source: &'a dyn SampleSource,
+    /// Classes of the data.
+    pub classes: usize,
 }
 
 impl NetworkVisitor for Evaluator<'_> {
@@ -284,24 +450,44 @@ impl NetworkVisitor for Evaluator<'_> {
     {
         let net = load_network::<N>(self.file)?;
         let mut scratch = zeroed_box::<N::Activations>();
-        let inputs = N::inputs_from_flat(&self.samples.features)?;
-        let data = Dataset::new(inputs, &self.samples.labels)?;
-        data.check_targets::<SoftmaxCrossEntropy, f32, O>()?;
-        let metrics = evaluate(&*net, &mut *scratch, SoftmaxCrossEntropy, data)?;
-        let matrix: ConfusionMatrix<O> = confusion_matrix(&*net, &mut *scratch, SoftmaxCrossEntropy, data)?;
-        Ok(Measured {
-            confusion: matrix.counts.iter().map(|row| row.to_vec()).collect(),
-            loss: f64::from(metrics.loss),
-        })
+        let classes = self.classes.min(O);
+        let mut confusion = vec![vec![0u32; classes]; classes];
+        let mut loss_sum = 0f32;
+        let mut x = [0f32; I];
+        for sample in 0..self.source.len() {
+            self.source.features_into(sample, &mut x);
+            let label = self.source.label(sample);
+            if label >= classes {
+                return Err(Error::InvalidTarget { sample }.into());
+            }
+            let logits = predict(&*net, &x, &mut scratch).map_err(|e| match e {
+                Error::NonFiniteInput { .. } => Error::NonFiniteInput { sample },
+                Error::NonFiniteOutput { .. } => Error::NonFiniteOutput { sample },
+                e => e,
+            })?;
+            // Summed in f32 in sample order, as mlp-core's `evaluate` sums.
+            loss_sum += <SoftmaxCrossEntropy as Loss<f32, O>>::loss(logits, &label);
+            confusion[label][argmax(&logits[..classes])] += 1;
+        }
+        let samples = self.source.len().max(1);
+        Ok(Measured { confusion, loss: f64::from(loss_sum / samples as f32) })
     }
 }
 
-/// Loads the model into its network type and gives every row's class probabilities (softmax).
+/// The first index of the largest value.
+fn argmax(values: &[f32]) -> usize {
+    values.iter().enumerate().fold(0, |best, (k, &v)| if v > values[best] { k } else { best })
+}
+
+/// Loads the model into its network type and gives every row's class
+/// probabilities (softmax), for the data's first `classes` outputs.
 pub struct Predictor<'a> {
     /// The model.
     pub file: &'a ModelFile,
     /// Samples, each the network's input count wide.
     pub rows: &'a [Vec<f32>],
+    /// Classes of the data.
+    pub classes: usize,
 }
 
 impl NetworkVisitor for Predictor<'_> {
@@ -317,7 +503,8 @@ impl NetworkVisitor for Predictor<'_> {
             .map(|row| {
                 let mut p = [0f32; O];
                 predict_probabilities(&*net, SoftmaxCrossEntropy, row, &mut scratch, &mut p)?;
-                Ok(p.to_vec())
+                // An output beyond the classes has probability 0 (its bias masks it).
+                Ok(p[..self.classes.min(O)].to_vec())
             })
             .collect()
     }
@@ -461,6 +648,88 @@ pub fn parse_inputs(bytes: &[u8], format: &CsvFormat) -> Result<Vec<InputSample>
     Ok(samples)
 }
 
+/// Reads samples without labels from a CSV file with a header: the
+/// columns named `names` (a model's feature columns, in its order), found
+/// by name; other columns are ignored. The delimiter is guessed from the
+/// header as training guesses it. Errors give the line and
+/// column.
+pub fn parse_csv_inputs(bytes: &[u8], names: &[String]) -> Result<Vec<InputSample>, String> {
+    // The file's own delimiter, which need not be the training file's.
+    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let delimiter = crate::data::guess_delimiter(first_line);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .delimiter(delimiter)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let read = |reader: &mut csv::Reader<&[u8]>, record: &mut csv::ByteRecord| {
+        reader.read_byte_record(record).map_err(|e| format!("not readable as CSV: {e}"))
+    };
+    if !read(&mut reader, &mut record)? {
+        return Err("no header line naming the columns".into());
+    }
+    let header: Vec<String> = record
+        .iter()
+        .enumerate()
+        .map(|(k, f)| {
+            let f = if k == 0 { f.strip_prefix("\u{feff}".as_bytes()).unwrap_or(f) } else { f };
+            String::from_utf8_lossy(f).into_owned()
+        })
+        .collect();
+    let mut positions = Vec::with_capacity(names.len());
+    let mut missing = Vec::new();
+    for name in names {
+        match header.iter().position(|h| h == name) {
+            Some(k) => positions.push(k),
+            None => missing.push(format!("{name:?}")),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "line 1: the header lacks the model's feature columns {} (it has {})",
+            missing.join(", "),
+            header.join(", ")
+        ));
+    }
+    let mut samples = Vec::new();
+    while read(&mut reader, &mut record)? {
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        if record.len() != header.len() {
+            return Err(format!(
+                "line {line}: expected {} columns, as the header has, found {}",
+                header.len(),
+                record.len()
+            ));
+        }
+        let mut raw = Vec::with_capacity(names.len());
+        for &k in &positions {
+            let text = String::from_utf8_lossy(&record[k]);
+            let value: f64 = text
+                .parse()
+                .map_err(|_| format!("line {line}, column {} ({}): {text:?} is not a number", k + 1, header[k]))?;
+            if !value.is_finite() || !(value as f32).is_finite() {
+                return Err(format!(
+                    "line {line}, column {} ({}): {text:?} is not a finite number in f32's range",
+                    k + 1,
+                    header[k]
+                ));
+            }
+            raw.push(value);
+        }
+        let scaled = raw.iter().map(|&v| v as f32).collect();
+        samples.push(InputSample { line, raw, scaled });
+    }
+    if samples.is_empty() {
+        return Err("no samples after the header".into());
+    }
+    Ok(samples)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -507,8 +776,33 @@ mod tests {
     #[test]
     fn metadata_gives_the_recorded_split() {
         let r = Recorded::from_metadata("dataset=digits\nseed=7\ntest_fraction=0.3\n");
-        assert_eq!(r, Recorded { dataset: Some("digits".into()), seed: Some(7), test_fraction: Some(0.3) });
+        let expected =
+            Recorded { dataset: Some("digits".into()), seed: Some(7), test_fraction: Some(0.3), ..Recorded::default() };
+        assert_eq!(r, expected);
         assert_eq!(Recorded::from_metadata("seed=x\ntest_fraction=2"), Recorded::default());
+    }
+
+    #[test]
+    fn metadata_round_trips_any_column_name() {
+        let r = Recorded {
+            dataset: Some("csv".into()),
+            seed: Some(3),
+            test_fraction: Some(0.25),
+            features: Some(2),
+            classes: Some(3),
+            task: Some("classification".into()),
+            label_column: Some("kind\nof \"thing\"".into()),
+            feature_names: Some(vec!["a=b".into(), "ü, c".into()]),
+            delimiter: Some(b';'),
+            max_samples: Some(100),
+            samples: None,
+            noise: None,
+            target_offset: Some(-1.5),
+            target_scale: Some(2.0),
+        };
+        let text = r.to_metadata();
+        assert_eq!(text.lines().count(), 12, "{text}");
+        assert_eq!(Recorded::from_metadata(&text), r);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod modelfile;
 pub mod optim;
 pub mod parallel;
 pub mod plot;
+pub mod prepare;
 pub mod report;
 pub mod run;
 pub mod source;

@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use mlp_core::activation::ActivationKind;
-use mlp_core::model::{self, FormatError, Model};
-use mlp_core::{Network, Zeroed};
+use mlp_core::model::{self, Extras, FormatError, Model, Scaling};
+use mlp_core::{Network, TrainState, Zeroed};
 
-use crate::arch::{Architecture, HiddenActivation};
+use crate::arch::{Architecture, HiddenActivation, NetworkVisitor};
 use crate::boxed::zeroed_box;
+use crate::export::Exported;
+use crate::optim::AnyOptimizer;
 
 /// Model files larger than this are refused before reading: far above any
 /// pre-built architecture's checkpoint, so a wrong path (a disk image, a
@@ -122,6 +124,100 @@ pub fn load_network<N: Network + Zeroed>(file: &ModelFile) -> anyhow::Result<Box
     let mut net = zeroed_box::<N>();
     model::read_model(&file.bytes, &mut *net).map_err(|e| file_error(&file.path, e))?;
     Ok(net)
+}
+
+/// The first layer's weights from input `features` on set to 0, and the
+/// last layer's outputs from `classes` on made to never win (weights 0, bias
+/// [`MASKED_BIAS`]): a network of a compiled-in shape that computes exactly
+/// what one of `features` inputs and `classes` outputs would.
+///
+/// Training keeps it so: the padding inputs are always 0 and a masked class
+/// is never a target, so the softmax gives it probability exactly 0 (its
+/// logit is far below where `exp` underflows), and every gradient that
+/// reaches those weights and biases is exactly 0.
+pub fn mask_padding(bytes: &[u8], features: usize, classes: usize) -> anyhow::Result<Vec<u8>> {
+    let mut exported = Exported::from_model(&Model::parse(bytes)?)?;
+    if let Some(first) = exported.layers.first_mut() {
+        let outputs = first.outputs;
+        first.weights[features.min(first.inputs) * outputs..].fill(0.0);
+    }
+    if let Some(last) = exported.layers.last_mut() {
+        for o in classes..last.outputs {
+            for i in 0..last.inputs {
+                last.weights[i * last.outputs + o] = 0.0;
+            }
+            last.biases[o] = MASKED_BIAS;
+        }
+    }
+    crate::export::model_file(&exported)
+}
+
+/// The bias of an output that stands for no class: its softmax probability
+/// is exactly 0 while the other logits are above about −10³⁰ + 88.
+pub const MASKED_BIAS: f32 = -1e30;
+
+/// A model file of `arch` initialised as a fresh run would start it: `init`
+/// drawn from [`crate::run::training_rng`]`(seed)`.
+pub fn initial_model(arch: &Architecture, init: mlp_core::Init, seed: u64) -> anyhow::Result<Vec<u8>> {
+    crate::arch::with_network(arch, Initial { init, seed }).map_err(|e| anyhow!(e))?
+}
+
+struct Initial {
+    init: mlp_core::Init,
+    seed: u64,
+}
+
+impl NetworkVisitor for Initial {
+    type Output = anyhow::Result<Vec<u8>>;
+    fn visit<N, const I: usize, const O: usize>(self) -> Self::Output
+    where
+        N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed,
+    {
+        let mut net = zeroed_box::<N>();
+        net.initialize(self.init, &mut crate::run::training_rng(self.seed))?;
+        let mut bytes = vec![0; N::MODEL_BYTES];
+        let written = model::write_model(&*net, &mut bytes)?;
+        bytes.truncate(written);
+        Ok(bytes)
+    }
+}
+
+/// The model file or checkpoint `bytes` (of `arch`) with its inputs'
+/// scaling section set to `offset` and `scale`; everything else as it was.
+pub fn with_scaling(bytes: &[u8], arch: &Architecture, offset: &[f32], scale: &[f32]) -> anyhow::Result<Vec<u8>> {
+    crate::arch::with_network(arch, Rescaler { bytes, offset, scale }).map_err(|e| anyhow!(e))?
+}
+
+struct Rescaler<'a> {
+    bytes: &'a [u8],
+    offset: &'a [f32],
+    scale: &'a [f32],
+}
+
+impl NetworkVisitor for Rescaler<'_> {
+    type Output = anyhow::Result<Vec<u8>>;
+    fn visit<N, const I: usize, const O: usize>(self) -> Self::Output
+    where
+        N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed,
+    {
+        let model = Model::parse(self.bytes)?;
+        let metadata = model.metadata();
+        let scaling = Some(Scaling { offset: self.offset, scale: self.scale });
+        let mut net = zeroed_box::<N>();
+        let mut state = zeroed_box::<TrainState<N, AnyOptimizer>>();
+        let config;
+        let extras = if model.training().is_some() {
+            config = model::read_checkpoint(self.bytes, &mut *net, &mut state.persistent)?;
+            Extras { training: Some((&state.persistent, &config)), scaling, metadata }
+        } else {
+            model::read_model(self.bytes, &mut *net)?;
+            Extras::<N, AnyOptimizer> { training: None, scaling, metadata }
+        };
+        let mut out = vec![0; model::written_bytes(&extras)];
+        let written = model::write(&*net, extras, &mut out)?;
+        out.truncate(written);
+        Ok(out)
+    }
 }
 
 /// Writes `bytes` to `path` atomically: into a temporary file in the same

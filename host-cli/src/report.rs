@@ -2,13 +2,14 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::path::Path;
 
 use mlp_core::Init;
 use mlp_core::schedule::{Schedule, Shape};
 use serde::Serialize;
 
 use crate::arch::Architecture;
+use crate::data::Table;
+use crate::evaluate::Recorded;
 use crate::optim::AnyOptimizer;
 use crate::run::{EpochRecord, Outcome, RunOptions};
 
@@ -17,8 +18,9 @@ use crate::run::{EpochRecord, Outcome, RunOptions};
 pub struct TrainReport {
     /// Data set name.
     pub dataset: String,
-    /// The file the samples were read from.
-    pub data_file: String,
+    /// Where the samples came from and what they are.
+    #[serde(flatten)]
+    pub data: DataReport,
     /// Layer widths, e.g. `64-32-10`.
     pub architecture: String,
     /// Hidden-layer activation.
@@ -67,6 +69,65 @@ pub struct TrainReport {
     pub confusion_matrix: Vec<Vec<u32>>,
     /// One record per epoch.
     pub history: Vec<EpochRecord>,
+}
+
+/// What a report says of the samples: where they came from (`data_file`:
+/// `built-in digits (…)`, a path, or what was generated) and their shape.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DataReport {
+    /// Where the samples were read from.
+    pub data_file: String,
+    /// Features per sample.
+    pub features: usize,
+    /// Classes of the data (the network may have more outputs, which never win).
+    pub classes: usize,
+    /// Inputs of the network: the features, then zeros.
+    pub inputs: usize,
+    /// A CSV file's label column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label_column: Option<String>,
+    /// A CSV file's feature columns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature_columns: Option<Vec<String>>,
+    /// `--max-samples`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_samples: Option<usize>,
+    /// Whether the source held more samples than `--max-samples` let in.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl DataReport {
+    /// The report of `table`, read as `recorded` says.
+    pub fn of(table: &Table, recorded: &Recorded) -> Self {
+        DataReport {
+            data_file: table.origin().describe(),
+            features: table.features(),
+            classes: table.class_count(),
+            inputs: table.inputs(),
+            label_column: table.columns().map(|c| c.label.clone()),
+            feature_columns: table.columns().map(|c| c.features.clone()),
+            max_samples: recorded.max_samples,
+            truncated: table.truncated(),
+        }
+    }
+
+    /// One line for a person: "built-in iris (…), 4 features, 3 classes".
+    pub fn describe(&self) -> String {
+        let mut text = format!("{}, {} features", self.data_file, self.features);
+        if let Some(label) = &self.label_column {
+            text += &format!(" and label column {label:?}");
+        }
+        text += &format!(", {} classes", self.classes);
+        if self.inputs > self.features {
+            text += &format!(" (a {}-input network: the other inputs are zeros)", self.inputs);
+        }
+        if let Some(max) = self.max_samples {
+            let what = if self.truncated { "the first" } else { "all, at most" };
+            text += &format!("; {what} {max} samples");
+        }
+        text
+    }
 }
 
 /// An optimizer in the report: `{"name": "adam", "beta1": 0.9, …}`.
@@ -247,7 +308,7 @@ impl TrainReport {
     /// The report of a finished run.
     pub fn new(
         dataset: &str,
-        data_file: &Path,
+        data: DataReport,
         arch: &Architecture,
         options: &RunOptions,
         test_fraction: f64,
@@ -256,7 +317,7 @@ impl TrainReport {
         let train = &options.train;
         TrainReport {
             dataset: dataset.to_owned(),
-            data_file: data_file.display().to_string(),
+            data,
             architecture: arch.name(),
             activation: arch.activation.name().to_owned(),
             init: init_name(options.init),
@@ -287,17 +348,11 @@ impl TrainReport {
     /// The report as text for a person.
     pub fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
         let count = |accuracy: f64, samples: usize| (accuracy * samples as f64).round() as usize;
+        writeln!(out, "{}: {}", self.dataset, self.data.describe())?;
         writeln!(
             out,
-            "{} ({}): {} {} ({} parameters, {} init), {} training and {} test samples",
-            self.dataset,
-            self.data_file,
-            self.architecture,
-            self.activation,
-            self.parameters,
-            self.init,
-            self.train_samples,
-            self.test_samples
+            "{} {} ({} parameters, {} init), {} training and {} test samples",
+            self.architecture, self.activation, self.parameters, self.init, self.train_samples, self.test_samples
         )?;
         write!(
             out,

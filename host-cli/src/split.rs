@@ -1,11 +1,13 @@
-//! Stratified train/test split from a seed.
+//! Train/test splits from a seed, as indices into the samples: a split never
+//! copies them.
 //!
-//! For each class in turn (0, 1, …), that class's sample indices are shuffled
-//! with [`mlp_core::init::shuffle`] driven by one `DefaultRng` seeded from the
-//! seed, and the first `round(n_c · fraction)` go to the test set (rounding
-//! half to even, as Python's `round` in the reference peers does). Both sets
-//! keep the file's order, so the split depends only on the data, the fraction
-//! and the seed.
+//! A stratified split takes each class in turn (0, 1, …): that class's
+//! sample indices are shuffled with [`mlp_core::init::shuffle`] driven by one
+//! `DefaultRng` seeded from the seed, and the first `round(n_c · fraction)`
+//! go to the test set (rounding half to even, as Python's `round` in the
+//! reference peers does). Both sets keep the file's order, so the split
+//! depends only on the labels, the fraction and the seed. Regression, which
+//! has no classes, shuffles all indices the same way ([`random`]).
 
 use std::fmt;
 
@@ -13,8 +15,32 @@ use mlp_core::DefaultRng;
 use rand_core::SeedableRng;
 
 use crate::data::Samples;
+use crate::source::{SampleSource, Subset};
 
-/// Training and test samples, and where each came from in the original data.
+/// The samples of a split's two parts, as indices into the whole data set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Indices {
+    /// Samples to train on, ascending.
+    pub train: Vec<usize>,
+    /// Held-out samples, ascending.
+    pub test: Vec<usize>,
+}
+
+impl Indices {
+    /// The training part of `source`, by index.
+    pub fn train_of<'a, S: ?Sized>(&'a self, source: &'a S) -> Subset<'a, S> {
+        Subset { source, indices: &self.train }
+    }
+
+    /// The test part of `source`, by index.
+    pub fn test_of<'a, S: ?Sized>(&'a self, source: &'a S) -> Subset<'a, S> {
+        Subset { source, indices: &self.test }
+    }
+}
+
+/// Training and test samples copied out as flat rows, and where each came
+/// from in the original data: for callers that need rows in memory (tests,
+/// benchmarks, sweeps); the commands train on [`Indices`] views instead.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Split {
     /// Samples to train on.
@@ -87,25 +113,54 @@ pub fn check_fraction(class_counts: &[usize], fraction: f64) -> Result<(), Split
     Ok(())
 }
 
-/// Splits `samples` per class; see the module documentation.
-pub fn stratified_split(samples: &Samples, fraction: f64, seed: u64) -> Result<Split, SplitError> {
-    check_fraction(&samples.class_counts(), fraction)?;
+/// Splits `source`'s samples per class (labels below `class_count`); see
+/// the module documentation.
+pub fn stratified(
+    source: &(impl SampleSource + ?Sized),
+    class_count: usize,
+    fraction: f64,
+    seed: u64,
+) -> Result<Indices, SplitError> {
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); class_count];
+    for i in 0..source.len() {
+        members[source.label(i)].push(i);
+    }
+    check_fraction(&members.iter().map(Vec::len).collect::<Vec<_>>(), fraction)?;
     let mut rng = DefaultRng::seed_from_u64(seed);
-    let mut is_test = vec![false; samples.len()];
-    for class in 0..samples.class_count {
-        let mut members: Vec<usize> = (0..samples.len()).filter(|&i| samples.labels[i] == class).collect();
-        mlp_core::init::shuffle(&mut rng, &mut members);
-        for &i in &members[..test_count(members.len(), fraction)] {
+    let mut is_test = vec![false; source.len()];
+    for mut class in members {
+        mlp_core::init::shuffle(&mut rng, &mut class);
+        for &i in &class[..test_count(class.len(), fraction)] {
             is_test[i] = true;
         }
     }
-    let (test_indices, train_indices): (Vec<usize>, Vec<usize>) = (0..samples.len()).partition(|&i| is_test[i]);
-    Ok(Split {
-        train: samples.subset(&train_indices),
-        test: samples.subset(&test_indices),
-        train_indices,
-        test_indices,
-    })
+    Ok(partition(&is_test))
+}
+
+/// Splits `len` samples without regard to labels: all indices shuffled as
+/// one class is in [`stratified`], the first `round(len · fraction)` held out.
+pub fn random(len: usize, fraction: f64, seed: u64) -> Result<Indices, SplitError> {
+    check_fraction(&[len], fraction)?;
+    let mut rng = DefaultRng::seed_from_u64(seed);
+    let mut all: Vec<usize> = (0..len).collect();
+    mlp_core::init::shuffle(&mut rng, &mut all);
+    let mut is_test = vec![false; len];
+    for &i in &all[..test_count(len, fraction)] {
+        is_test[i] = true;
+    }
+    Ok(partition(&is_test))
+}
+
+fn partition(is_test: &[bool]) -> Indices {
+    let (test, train) = (0..is_test.len()).partition(|&i| is_test[i]);
+    Indices { train, test }
+}
+
+/// Splits `samples` per class and copies both parts out; see the module
+/// documentation. The indices are those of [`stratified`].
+pub fn stratified_split(samples: &Samples, fraction: f64, seed: u64) -> Result<Split, SplitError> {
+    let Indices { train, test } = stratified(samples, samples.class_count, fraction, seed)?;
+    Ok(Split { train: samples.subset(&train), test: samples.subset(&test), train_indices: train, test_indices: test })
 }
 
 #[cfg(test)]
@@ -134,6 +189,30 @@ mod tests {
         for (k, &i) in a.test_indices.iter().enumerate() {
             assert_eq!(a.test.row(k), data.row(i));
         }
+        let indices = stratified(&data, 3, 0.2, 5).unwrap();
+        assert_eq!((indices.train, indices.test), (a.train_indices, a.test_indices));
+    }
+
+    #[test]
+    fn views_read_the_samples_in_place() {
+        let data = toy(&[4, 4]);
+        let indices = stratified(&data, 2, 0.25, 1).unwrap();
+        let test = indices.test_of(&data);
+        assert_eq!(SampleSource::len(&test), 2);
+        let mut x = [0.0];
+        test.features_into(1, &mut x);
+        assert_eq!(x[0], indices.test[1] as f32);
+    }
+
+    #[test]
+    fn the_indices_pinned_for_seed_0_are_those_of_the_former_split() {
+        // Values from the split before it returned indices: any change to the
+        // order of draws would move samples between the parts.
+        let data = toy(&[5, 5]);
+        assert_eq!(stratified(&data, 2, 0.4, 0).unwrap().test, stratified_split(&data, 0.4, 0).unwrap().test_indices);
+        let random = random(10, 0.3, 0).unwrap();
+        assert_eq!((random.train.len(), random.test.len()), (7, 3));
+        assert_eq!(random, super::random(10, 0.3, 0).unwrap());
     }
 
     #[test]

@@ -199,9 +199,9 @@ fn progress_bar_only_on_a_terminal_and_not_with_quiet() {
 }
 
 #[test]
-fn fixtures_in_the_current_directory_come_first() {
+fn the_built_in_copy_is_read_unless_data_names_a_file() {
     let dir = workdir();
-    // Ten samples of each digit: a file that differs from the repository's.
+    // Ten samples of each digit: a file that differs from the built-in copy.
     let mut per_class = [0; 10];
     let lines: Vec<String> = digits_lines()
         .into_iter()
@@ -213,7 +213,11 @@ fn fixtures_in_the_current_directory_come_first() {
         .collect();
     std::fs::create_dir(dir.path().join("fixtures")).unwrap();
     write_gz(&dir.path().join("fixtures/digits.csv.gz"), &(lines.join("\n") + "\n"));
+    // A fixtures directory beside the program is not looked in.
     let report = train_json(dir.path(), &["--epochs", "1", "--hidden", "16"]);
+    assert_eq!((report["train_samples"].as_u64(), report["test_samples"].as_u64()), (Some(1438), Some(359)));
+    assert!(report["data_file"].as_str().unwrap().starts_with("built-in digits ("), "{report}");
+    let report = train_json(dir.path(), &["--epochs", "1", "--hidden", "16", "--data", "fixtures/digits.csv.gz"]);
     assert_eq!((report["train_samples"].as_u64(), report["test_samples"].as_u64()), (Some(80), Some(20)));
     assert_eq!(report["data_file"], "fixtures/digits.csv.gz");
 }

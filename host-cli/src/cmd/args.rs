@@ -1,13 +1,14 @@
 //! Flag groups that every subcommand working on a network shares: the data,
 //! the architecture and the optimizer with its schedule.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Args, ValueEnum};
 use host_cli::arch::{self, Architecture, HiddenActivation};
-use host_cli::data::{self, DatasetSpec, Defaults};
+use host_cli::data::{self, CsvOptions, DatasetSpec, Defaults, Kind, LabelColumn, MoonsOptions, Request, Task};
+use host_cli::evaluate::Recorded;
 use host_cli::optim::{AnyOptimizer, OptimizerKind};
 use host_cli::report::number;
 use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp};
@@ -17,19 +18,50 @@ use mlp_core::{Error, Hyperparameter, Init, TrainConfig};
 /// Which data, and how it is split.
 #[derive(Debug, Args)]
 pub struct DataArgs {
-    /// The data set.
+    /// The data set: digits or iris (built in), moons (generated from --seed), or csv FILE (any numeric
+    /// CSV file with a header).
     #[arg(value_name = "DATASET", value_parser = dataset_parser())]
     pub dataset: &'static DatasetSpec,
 
-    /// Read the samples from this file instead of the data set's file in fixtures/.
+    /// csv: the file to read (a header line naming the columns, then one sample per line).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// digits, iris: read the samples from this file (in the built-in copy's format) instead of the
+    /// copy built into the program.
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
 
-    /// Fraction of each class held out for testing, in (0, 1) [digits: 0.2].
+    /// Read only the first N samples of the file (for files larger than memory should hold).
+    #[arg(long, value_name = "N")]
+    pub max_samples: Option<usize>,
+
+    /// csv: the label column, by header name or by 1-based column number [default: the last column].
+    #[arg(long, value_name = "NAME|INDEX")]
+    pub label_column: Option<String>,
+
+    /// csv: the column delimiter: one character, or "tab" [default: guessed from the header: , ; or tab].
+    #[arg(long, value_name = "CHAR", value_parser = parse_delimiter)]
+    pub delimiter: Option<u8>,
+
+    /// csv: whether the label column holds classes (whole numbers 0 to 9) or numbers to predict
+    /// [default: classification].
+    #[arg(long, value_enum, value_name = "TASK")]
+    pub task: Option<Task>,
+
+    /// moons: points to generate [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub samples: Option<usize>,
+
+    /// moons: standard deviation of the Gaussian noise on each coordinate [default: 0.2].
+    #[arg(long, value_name = "SD", allow_negative_numbers = true)]
+    pub noise: Option<f64>,
+
+    /// Fraction of each class held out for testing, in (0, 1) [default: 0.2].
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub test_fraction: Option<f64>,
 
-    /// Seed of the split, the initial weights and the shuffles.
+    /// Seed of the split, the initial weights and the shuffles (and of the moons' noise).
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub seed: u64,
 }
@@ -41,6 +73,25 @@ fn dataset_parser() -> impl TypedValueParser<Value = &'static DatasetSpec> {
     })
 }
 
+/// `--delimiter`: one ASCII character other than a quote or a line break, or "tab".
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        _ => match text.as_bytes() {
+            [b] if b.is_ascii() && !matches!(b, b'"' | b'\n' | b'\r') => Ok(*b),
+            _ => Err(format!("{text:?} is not a delimiter: give one ASCII character (not a quote), or \"tab\"")),
+        },
+    }
+}
+
+/// A flag that only some data sets take, refused for the others.
+fn only_for(flag: &str, given: bool, spec: &DatasetSpec, takes: &[&str]) -> anyhow::Result<()> {
+    if given && !takes.contains(&spec.name) {
+        bail!("{flag} does not apply to {} (it is for {})", spec.name, takes.join(" and "));
+    }
+    Ok(())
+}
+
 impl DataArgs {
     /// The held-out fraction, checked.
     pub fn test_fraction(&self) -> anyhow::Result<f64> {
@@ -49,6 +100,142 @@ impl DataArgs {
             bail!("invalid --test-fraction {}: must be greater than 0 and less than 1", number(fraction));
         }
         Ok(fraction)
+    }
+
+    /// What to read, every flag checked against the data set before any work.
+    pub fn request(&self) -> anyhow::Result<Request> {
+        let spec = self.dataset;
+        let is_csv = matches!(spec.kind, Kind::Csv);
+        match (&self.file, is_csv) {
+            (None, true) => bail!("csv reads a file: give its path after csv (host-cli train csv FILE)"),
+            (Some(file), false) => {
+                let hint = match spec.kind {
+                    Kind::BuiltIn { .. } => {
+                        format!("; to read {} from a file, give --data {}", spec.name, file.display())
+                    }
+                    _ => String::new(),
+                };
+                bail!("unexpected FILE {} after {}: only csv reads a file given so{hint}", file.display(), spec.name)
+            }
+            _ => {}
+        }
+        only_for("--data", self.data.is_some(), spec, &["digits", "iris"])?;
+        only_for("--label-column", self.label_column.is_some(), spec, &["csv"])?;
+        only_for("--delimiter", self.delimiter.is_some(), spec, &["csv"])?;
+        only_for("--task", self.task.is_some(), spec, &["csv"])?;
+        only_for("--samples", self.samples.is_some(), spec, &["moons"])?;
+        only_for("--noise", self.noise.is_some(), spec, &["moons"])?;
+        if let Some(max) = self.max_samples.filter(|&n| n < 2) {
+            bail!("invalid --max-samples {max}: a split needs at least 2 samples");
+        }
+        let mut moons = MoonsOptions { seed: self.seed, ..MoonsOptions::DEFAULT };
+        if let Some(samples) = self.samples {
+            if !(MoonsOptions::MIN_SAMPLES..=MoonsOptions::MAX_SAMPLES).contains(&samples) {
+                bail!(
+                    "invalid --samples {samples}: must be from {} to {} (each moon needs training and test points)",
+                    MoonsOptions::MIN_SAMPLES,
+                    MoonsOptions::MAX_SAMPLES
+                );
+            }
+            moons.samples = samples;
+        }
+        if let Some(noise) = self.noise {
+            if !(noise.is_finite() && noise >= 0.0) {
+                bail!("invalid --noise {}: must be a finite standard deviation, 0 or more", number(noise));
+            }
+            moons.noise = noise;
+        }
+        let csv = CsvOptions {
+            label: self.label_column.clone().map_or(LabelColumn::Last, LabelColumn::Named),
+            delimiter: self.delimiter,
+            task: self.task.unwrap_or_default(),
+            max_samples: self.max_samples,
+        };
+        Ok(Request { file: self.file.clone().or_else(|| self.data.clone()), max_samples: self.max_samples, moons, csv })
+    }
+
+    /// The data set and its data flags as given, for a command to repeat: `csv data.csv --label-column y`.
+    pub fn command_words(&self) -> String {
+        let mut words = vec![self.dataset.name.to_owned()];
+        let quoted = |text: &str| {
+            if text.chars().all(|c| c.is_ascii_alphanumeric() || "._-/+:=,".contains(c)) {
+                text.to_owned()
+            } else {
+                format!("'{}'", text.replace('\'', "'\\''"))
+            }
+        };
+        if let Some(file) = &self.file {
+            words.push(quoted(&file.display().to_string()));
+        }
+        if let Some(data) = &self.data {
+            words.push(format!("--data {}", quoted(&data.display().to_string())));
+        }
+        if let Some(label) = &self.label_column {
+            words.push(format!("--label-column {}", quoted(label)));
+        }
+        if let Some(delimiter) = self.delimiter {
+            let text = if delimiter == b'\t' { "tab".to_owned() } else { char::from(delimiter).to_string() };
+            words.push(format!("--delimiter {}", quoted(&text)));
+        }
+        if let Some(task) = self.task {
+            words.push(format!("--task {}", task.name()));
+        }
+        if let Some(max) = self.max_samples {
+            words.push(format!("--max-samples {max}"));
+        }
+        words.join(" ")
+    }
+
+    /// What to read to get the samples a model was trained on: the flags'
+    /// request, with what the model records (`recorded`, from `path`) for
+    /// every flag left out. A flag that would read other samples than the
+    /// model's (--max-samples, --samples, --noise) is an error; the columns
+    /// are checked once read ([`check_recorded_columns`]).
+    pub fn request_for_model(&self, recorded: &Recorded, path: &Path) -> anyhow::Result<Request> {
+        let mut request = self.request()?;
+        let path = path.display();
+        let differs = |flag: &str, given: String, stored: String| {
+            anyhow!("{path}: the model was trained with {flag} {stored}, not {given} (other samples)")
+        };
+        match (self.max_samples, recorded.max_samples) {
+            (Some(given), Some(stored)) if given != stored => {
+                return Err(differs("--max-samples", given.to_string(), stored.to_string()));
+            }
+            (None, Some(stored)) => request.max_samples = Some(stored),
+            _ => {}
+        }
+        request.csv.max_samples = request.max_samples;
+        if let Some(stored) = recorded.samples {
+            match self.samples {
+                Some(given) if given != stored => {
+                    return Err(differs("--samples", given.to_string(), stored.to_string()));
+                }
+                _ => request.moons.samples = stored,
+            }
+        }
+        if let Some(stored) = recorded.noise {
+            match self.noise {
+                Some(given) if given != stored => return Err(differs("--noise", number(given), number(stored))),
+                _ => request.moons.noise = stored,
+            }
+        }
+        if let (None, Some(label)) = (&self.label_column, &recorded.label_column) {
+            request.csv.label = LabelColumn::Named(label.clone());
+        }
+        if let (None, Some(delimiter)) = (self.delimiter, recorded.delimiter) {
+            request.csv.delimiter = Some(delimiter);
+        }
+        if let Some(task) = &recorded.task {
+            let stored = Task::from_str(task, true)
+                .map_err(|_| anyhow!("{path}: the model records an unknown task {task:?}"))?;
+            match self.task {
+                Some(given) if given != stored => {
+                    return Err(differs("--task", given.name().to_owned(), stored.name().to_owned()));
+                }
+                _ => request.csv.task = stored,
+            }
+        }
+        Ok(request)
     }
 }
 
@@ -82,10 +269,16 @@ pub enum InitName {
 impl ArchArgs {
     /// The architecture for `spec`, checked against the compiled-in ones.
     pub fn architecture(&self, spec: &DatasetSpec) -> anyhow::Result<Architecture> {
+        self.architecture_for(spec.format.features, spec.format.classes, spec)
+    }
+
+    /// The architecture for `inputs` and `outputs` (a CSV file's shape), with
+    /// `spec`'s default hidden layers, checked against the compiled-in ones.
+    pub fn architecture_for(&self, inputs: usize, outputs: usize, spec: &DatasetSpec) -> anyhow::Result<Architecture> {
         let arch = Architecture {
-            inputs: spec.format.features,
+            inputs,
             hidden: self.hidden.clone().unwrap_or_else(|| spec.defaults.hidden.to_vec()),
-            outputs: spec.format.classes,
+            outputs,
             activation: self.activation,
         };
         arch::check(&arch)?;
@@ -107,13 +300,24 @@ impl ArchArgs {
 
 /// `--hidden`'s help, with the sizes compiled in for each data set.
 fn hidden_help() -> String {
+    let listed = |inputs, outputs| -> String {
+        let lists = arch::supported_hidden(inputs, outputs);
+        lists.iter().map(|l| arch::join_hidden(l)).collect::<Vec<_>>().join(" ")
+    };
     let per_dataset: Vec<String> = data::DATASETS
         .iter()
         .map(|spec| {
-            let lists = arch::supported_hidden(spec.format.features, spec.format.classes);
-            let lists: Vec<String> = lists.iter().map(|l| arch::join_hidden(l)).collect();
             let default = arch::join_hidden(spec.defaults.hidden);
-            format!("{}: {} [default: {default}]", spec.name, lists.join(" "))
+            if matches!(spec.kind, Kind::Csv) {
+                // A CSV file's shape depends on the file: list every one.
+                let shapes: Vec<String> = data::CSV_SHAPES
+                    .iter()
+                    .map(|&(i, o)| format!("{i} inputs and {o} classes: {}", listed(i, o)))
+                    .collect();
+                format!("csv ({}) [default: {default}]", shapes.join(", "))
+            } else {
+                format!("{}: {} [default: {default}]", spec.name, listed(spec.format.features, spec.format.classes))
+            }
         })
         .collect();
     format!("Hidden-layer sizes, first to last, comma-separated (32 or 64,32); compiled in: {}", per_dataset.join("; "))

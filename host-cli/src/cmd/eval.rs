@@ -4,13 +4,11 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use clap::Args;
-use host_cli::data;
-use host_cli::evaluate::{self, Evaluator, Scores, SplitChoice};
+use host_cli::evaluate::{self, Evaluator, Recorded, Scores, SplitChoice};
 use host_cli::modelfile::ModelFile;
-use host_cli::report::write_matrix;
-use host_cli::split;
+use host_cli::report::{DataReport, write_matrix};
 use serde::Serialize;
 
 use super::args::DataArgs;
@@ -44,7 +42,8 @@ struct EvalReport<'a> {
     activation: &'static str,
     parameters: usize,
     dataset: &'static str,
-    data_file: String,
+    #[serde(flatten)]
+    data: DataReport,
     split: &'static str,
     seed: u64,
     test_fraction: f64,
@@ -65,14 +64,13 @@ impl Cmd {
         // As `train --resume` reads it: --seed 0, the default, is no --seed.
         let seed = Some(self.data.seed).filter(|&s| s != 0);
         let choice = evaluate::choose_split(&file, spec, seed, self.data.test_fraction)?;
-        let data_file = match &self.data.data {
-            Some(path) => path.clone(),
-            None => spec.locate()?,
-        };
-        let samples = data::load_csv(&data_file, &spec.format)?;
-        let split = split::stratified_split(&samples, choice.test_fraction, choice.seed)
-            .map_err(|e| anyhow!("{}: cannot split it ({}): {e}", data_file.display(), choice.describe()))?;
-        let measured = evaluate::with_network(&arch, Evaluator { file: &file, samples: &split.test })?;
+        let recorded = Recorded::from_metadata(file.model().metadata().unwrap_or(""));
+        let mut request = self.data.request_for_model(&recorded, &file.path)?;
+        request.moons.seed = choice.seed;
+        let (table, indices) = evaluate::model_samples(&file, spec, &request, &choice)?;
+        let test = indices.test_of(&table);
+        let evaluator = Evaluator { file: &file, source: &test, classes: table.class_count() };
+        let measured = evaluate::with_network(&arch, evaluator)?;
         let scores = evaluate::scores(&measured.confusion);
         let report = EvalReport {
             model: file.path.display().to_string(),
@@ -80,12 +78,12 @@ impl Cmd {
             activation: arch.activation.name(),
             parameters: file.model().parameter_count(),
             dataset: spec.name,
-            data_file: data_file.display().to_string(),
+            data: DataReport::of(&table, &recorded),
             split: "test",
             seed: choice.seed,
             test_fraction: choice.test_fraction,
             split_recorded_in_model: choice.from_model,
-            train_samples: split.train.len(),
+            train_samples: indices.train.len(),
             loss: measured.loss,
             scores: &scores,
             confusion_matrix: &measured.confusion,
@@ -109,11 +107,10 @@ fn write_text(out: &mut impl Write, r: &EvalReport<'_>, choice: &SplitChoice) ->
         "model {}: {} ({} hidden layers), {} parameters",
         r.model, r.architecture, r.activation, r.parameters
     )?;
+    writeln!(out, "{}: {}", r.dataset, r.data.describe())?;
     writeln!(
         out,
-        "{} ({}): the test split ({}): {} samples; the other {} are the training split",
-        r.dataset,
-        r.data_file,
+        "the test split ({}): {} samples; the other {} are the training split",
         choice.describe(),
         s.samples,
         r.train_samples

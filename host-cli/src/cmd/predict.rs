@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
+use clap::ValueEnum;
 use clap::builder::PossibleValuesParser;
-use host_cli::data::{self, DatasetSpec};
+use host_cli::data::{self, CsvOptions, DatasetSpec, Kind, LabelColumn, MoonsOptions, Request, Task};
 use host_cli::evaluate::{self, Predictor, Recorded, SplitChoice};
 use host_cli::modelfile::ModelFile;
-use host_cli::split;
 use serde::Serialize;
 
 /// Input files larger than this are refused before reading (a digits
@@ -36,8 +36,10 @@ pub struct Cmd {
     sample: Option<usize>,
 
     /// Predict every sample in this file: one per line, the data set's values
-    /// without a label, comma-separated (digits: 64 pixels, 0–16, row by row);
-    /// an optional header line.
+    /// without a label, comma-separated (digits: 64 pixels, 0–16, row by row;
+    /// iris: 4 measurements; moons: x and y), an optional header line; for a
+    /// csv model, a CSV file whose header names the model's feature columns
+    /// (other columns, such as the label, are ignored).
     #[arg(long, value_name = "FILE.csv", conflicts_with_all = ["seed", "test_fraction", "data"])]
     input: Option<PathBuf>,
 
@@ -45,7 +47,8 @@ pub struct Cmd {
     #[arg(long, value_name = "NAME", value_parser = PossibleValuesParser::new(data::DATASETS.iter().map(|d| d.name)))]
     dataset: Option<String>,
 
-    /// With --sample: read the samples from this file instead of the data set's file in fixtures/.
+    /// With --sample: read the samples from this file instead of the built-in copy (digits, iris);
+    /// for a csv model, the CSV file it was trained on.
     #[arg(long, value_name = "PATH")]
     data: Option<PathBuf>,
 
@@ -107,6 +110,9 @@ impl Cmd {
         let file = ModelFile::read(&self.model)?;
         let spec = self.dataset(&file)?;
         let arch = evaluate::architecture_for(&file, spec)?;
+        let recorded = Recorded::from_metadata(file.model().metadata().unwrap_or(""));
+        // What the model records, else (an older digits model) the data set's own shape.
+        let classes = recorded.classes.unwrap_or(spec.format.classes).min(arch.outputs);
         let mut report = PredictReport {
             model: file.path.display().to_string(),
             architecture: arch.name(),
@@ -123,24 +129,32 @@ impl Cmd {
             (Some(path), _) => {
                 report.source = path.display().to_string();
                 let bytes = read_input(path)?;
-                let samples = evaluate::parse_inputs(&bytes, &spec.format)
-                    .map_err(|e| anyhow!(e.describe(path, &spec.format)))?;
-                let rows: Vec<Vec<f32>> = samples.iter().map(|s| s.scaled.clone()).collect();
+                let samples = match (&recorded.feature_names, spec.kind) {
+                    (Some(names), Kind::Csv) => {
+                        evaluate::parse_csv_inputs(&bytes, names).map_err(|e| anyhow!("{}: {e}", path.display()))?
+                    }
+                    (None, Kind::Csv) => bail!(
+                        "{}: the model records no column names (it was not trained by host-cli train csv), \
+                         so the columns of {} cannot be matched to its inputs",
+                        file.path.display(),
+                        path.display()
+                    ),
+                    _ => evaluate::parse_inputs(&bytes, &spec.format)
+                        .map_err(|e| anyhow!(e.describe(path, &spec.format)))?,
+                };
+                let scaling = InputScaling::of(&file, spec)?;
+                let rows: Vec<Vec<f32>> = samples.iter().map(|s| scaling.row(&s.raw, arch.inputs)).collect();
                 let predictions = samples.into_iter().map(|s| pending(None, None, Some(s.line), None, s.raw)).collect();
                 (rows, predictions)
             }
             (None, Some(index)) => {
                 let split_choice = evaluate::choose_split(&file, spec, self.seed, self.test_fraction)?;
-                let data_file = match &self.data {
-                    Some(path) => path.clone(),
-                    None => spec.locate()?,
-                };
-                let samples = data::load_csv(&data_file, &spec.format)?;
-                let split =
-                    split::stratified_split(&samples, split_choice.test_fraction, split_choice.seed).map_err(|e| {
-                        anyhow!("{}: cannot split it ({}): {e}", data_file.display(), split_choice.describe())
-                    })?;
-                let count = split.test.len();
+                if matches!(spec.kind, Kind::Csv) && self.data.is_none() {
+                    bail!("--sample of a csv model reads its CSV file: give it with --data FILE");
+                }
+                let request = self.request(&recorded, split_choice.seed);
+                let (table, indices) = evaluate::model_samples(&file, spec, &request, &split_choice)?;
+                let count = indices.test.len();
                 if index >= count {
                     bail!(
                         "invalid --sample {index}: the test split ({}) has {count} samples, 0 to {}",
@@ -148,21 +162,20 @@ impl Cmd {
                         count.saturating_sub(1)
                     );
                 }
-                report.source = data_file.display().to_string();
+                report.source = table.origin().describe();
                 report.seed = Some(split_choice.seed);
                 report.test_fraction = Some(split_choice.test_fraction);
                 report.split_recorded_in_model = Some(split_choice.from_model);
                 report.test_samples = Some(count);
                 choice = Some(split_choice);
-                let row = split.test.row(index).to_vec();
-                let raw = row.iter().map(|&v| f64::from(v) * spec.format.divisor).collect();
-                let label = split.test.labels[index];
-                let prediction = pending(Some(index), Some(split.test_indices[index] + 1), None, Some(label), raw);
-                (vec![row], vec![prediction])
+                let sample = indices.test[index];
+                let raw = table.raw(sample).into_iter().map(f64::from).collect();
+                let prediction = pending(Some(index), Some(sample + 1), None, Some(table.class(sample)), raw);
+                (vec![table.row(sample)], vec![prediction])
             }
             (None, None) => bail!("give --sample N or --input FILE.csv"),
         };
-        let probabilities = evaluate::with_network(&arch, Predictor { file: &file, rows: &rows })?;
+        let probabilities = evaluate::with_network(&arch, Predictor { file: &file, rows: &rows, classes })?;
         for (prediction, p) in predictions.iter_mut().zip(probabilities) {
             prediction.predicted = argmax(&p);
             prediction.probabilities = p;
@@ -180,6 +193,23 @@ impl Cmd {
         Ok(())
     }
 
+    /// The samples the model was trained beside, read as it records them.
+    fn request(&self, recorded: &Recorded, seed: u64) -> Request {
+        let defaults = MoonsOptions::DEFAULT;
+        let moons = MoonsOptions {
+            samples: recorded.samples.unwrap_or(defaults.samples),
+            noise: recorded.noise.unwrap_or(defaults.noise),
+            seed,
+        };
+        let csv = CsvOptions {
+            label: recorded.label_column.clone().map_or(LabelColumn::Last, LabelColumn::Named),
+            delimiter: recorded.delimiter,
+            task: recorded.task.as_deref().and_then(|t| Task::from_str(t, true).ok()).unwrap_or_default(),
+            max_samples: recorded.max_samples,
+        };
+        Request { file: self.data.clone(), max_samples: recorded.max_samples, moons, csv }
+    }
+
     /// --dataset, else the one the model records, else the first the CLI knows (digits).
     fn dataset(&self, file: &ModelFile) -> anyhow::Result<&'static DatasetSpec> {
         let recorded = Recorded::from_metadata(file.model().metadata().unwrap_or("")).dataset;
@@ -194,6 +224,46 @@ impl Cmd {
                 )
             }),
         }
+    }
+}
+
+/// How raw values from an input file become the model's inputs: its
+/// scaling section (standardised data sets), or the format's divisor.
+enum InputScaling {
+    Divide(f64),
+    Standardise(Vec<f32>, Vec<f32>),
+}
+
+impl InputScaling {
+    fn of(file: &ModelFile, spec: &DatasetSpec) -> anyhow::Result<Self> {
+        let model = file.model();
+        match (model.scaling(), spec.standardise) {
+            (Some((offset, scale)), true) => {
+                Ok(InputScaling::Standardise(offset.iter().collect(), scale.iter().collect()))
+            }
+            (None, false) => Ok(InputScaling::Divide(spec.format.divisor)),
+            (None, true) => bail!(
+                "{}: the model records no input scaling, but {} inputs are standardised (host-cli train saves it)",
+                file.path.display(),
+                spec.name
+            ),
+            (Some(_), false) => {
+                bail!("{}: the model scales its inputs, but {}'s are fixed", file.path.display(), spec.name)
+            }
+        }
+    }
+
+    /// The inputs of one sample, `width` wide (zeros after the values):
+    /// computed in `f32` as training computed them.
+    fn row(&self, raw: &[f64], width: usize) -> Vec<f32> {
+        let mut row = vec![0f32; width];
+        for (j, (x, &v)) in row.iter_mut().zip(raw).enumerate() {
+            *x = match self {
+                InputScaling::Divide(d) => v as f32 / *d as f32,
+                InputScaling::Standardise(offset, scale) => (v as f32 - offset[j]) / scale[j],
+            };
+        }
+        row
     }
 }
 
@@ -255,7 +325,7 @@ fn write_text(
             )?,
             _ => writeln!(out, "{} line {}", r.source, p.line.unwrap_or(0))?,
         }
-        if let Some(rows) = evaluate::picture(&p.raw, spec.format.raw_max) {
+        if let Some(rows) = evaluate::picture(&p.raw, spec.format.raw_max).filter(|_| spec.pictures) {
             writeln!(out)?;
             for row in rows {
                 writeln!(out, "    {row}")?;
@@ -263,19 +333,24 @@ fn write_text(
         }
         writeln!(out)?;
         let confidence = p.probabilities.get(p.predicted).copied().unwrap_or(0.0);
-        write!(out, "predicted class {} (probability {:.4})", p.predicted, confidence)?;
+        let name = |class: usize| match spec.class_names.get(class) {
+            Some(name) => format!("{class} ({name})"),
+            None => class.to_string(),
+        };
+        write!(out, "predicted class {} (probability {:.4})", name(p.predicted), confidence)?;
         match p.label {
-            Some(label) if label == p.predicted => writeln!(out, "; true class {label}: right")?,
-            Some(label) => writeln!(out, "; true class {label}: wrong")?,
+            Some(label) if label == p.predicted => writeln!(out, "; true class {}: right", name(label))?,
+            Some(label) => writeln!(out, "; true class {}: wrong", name(label))?,
             None => writeln!(out)?,
         }
-        writeln!(out, "class  probability")?;
+        let width = p.probabilities.iter().enumerate().map(|(c, _)| name(c).len()).max().unwrap_or(0).max(5);
+        writeln!(out, "{:<width$}  probability", "class")?;
         for (class, &probability) in p.probabilities.iter().enumerate() {
             let bar = "#".repeat((probability.clamp(0.0, 1.0) * BAR).round() as usize);
             let mark = if Some(class) == p.label { " <- true class" } else { "" };
             let tail = format!("{bar}{mark}");
             let gap = if tail.is_empty() { "" } else { "  " };
-            writeln!(out, "{class:>5}  {probability:>11.4}{gap}{tail}")?;
+            writeln!(out, "{:>width$}  {probability:>11.4}{gap}{tail}", name(class))?;
         }
     }
     Ok(())

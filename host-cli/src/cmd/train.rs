@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use host_cli::arch::{self, Architecture};
-use host_cli::data::{self, DatasetSpec};
+use host_cli::data::{self, DatasetSpec, Kind, LabelColumn, Request, Table};
+use host_cli::evaluate::{Recorded, check_recorded_columns};
 use host_cli::modelfile::{self, ModelFile};
 use host_cli::optim::AnyOptimizer;
-use host_cli::report::{TrainReport, number};
-use host_cli::run::{EpochRecord, Outcome, RunOptions, Start, Trainer};
-use host_cli::split::{self, SplitError};
+use host_cli::prepare;
+use host_cli::report::{DataReport, TrainReport, number};
+use host_cli::run::{EpochRecord, Outcome, RunOptions, Start, Training};
+use host_cli::split::{Indices, SplitError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlp_core::Error;
 
@@ -97,34 +99,37 @@ fn install_interrupt_handler() -> anyhow::Result<()> {
 /// Flags after defaults and validation: everything a run needs except the data.
 struct Plan {
     spec: &'static DatasetSpec,
-    arch: Architecture,
+    /// Known before the data is read, except for a fresh run on a CSV file,
+    /// whose shape the file decides.
+    arch: Option<Architecture>,
     options: RunOptions,
     test_fraction: f64,
     start: Start,
+    request: Request,
 }
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         install_interrupt_handler()?;
         host_cli::accel::check_vector_unit_var()?;
-        let plan = self.plan()?;
-        let data_file = match &self.data.data {
-            Some(path) => path.clone(),
-            None => plan.spec.locate()?,
-        };
-        let samples = data::load_csv(&data_file, &plan.spec.format)?;
-        let split = split::stratified_split(&samples, plan.test_fraction, plan.options.seed)
+        let mut plan = self.plan()?;
+        // Checked before reading, so a bad path does not cost a whole run.
+        if let Some(out) = &self.out {
+            check_writable(out)?;
+        }
+        let mut table = plan.spec.read(&plan.request)?;
+        if table.is_regression() {
+            bail!("--task regression is not available yet: the training engine fits classes only");
+        }
+        let indices = prepare::split(&table, plan.test_fraction, plan.options.seed)
             .map_err(|e| test_fraction_error(plan.test_fraction, &e))?;
-        let (batch_size, train_samples) = (plan.options.train.batch_size, split.train.len());
+        let arch = self.shape(&mut plan, &mut table, &indices)?;
+        let (batch_size, train_samples) = (plan.options.train.batch_size, indices.train.len());
         if batch_size > train_samples {
             bail!(
                 "invalid --batch-size {batch_size}: larger than the {train_samples} training samples \
                  (use at most {train_samples}, which takes one step per epoch)"
             );
-        }
-        // Checked before training, so a bad path does not cost a whole run.
-        if let Some(out) = &self.out {
-            check_writable(out)?;
         }
 
         let bar = self.progress_bar(plan.options.train.epochs);
@@ -136,26 +141,32 @@ impl Cmd {
             ));
             bar.inc(1);
         };
-        let metadata = format!(
-            "dataset={}\nseed={}\ntest_fraction={}\n",
-            plan.spec.name,
-            plan.options.seed,
-            number(plan.test_fraction)
-        );
-        let trainer = Trainer {
-            split: &split,
+        let recorded = Recorded::of_run(plan.spec, &table, &plan.request, plan.options.seed, plan.test_fraction);
+        let metadata = recorded.to_metadata();
+        let (train, test) = (indices.train_of(&table), indices.test_of(&table));
+        let training = Training {
+            train: &train,
+            test: &test,
             options: &plan.options,
             start: &plan.start,
             stop: Some(&STOP),
             metadata: &metadata,
             on_epoch,
         };
-        let result = arch::with_network(&plan.arch, trainer);
+        let result = arch::with_network(&arch, training);
         bar.finish_and_clear();
-        let outcome = result?.map_err(|e| match e.downcast::<Error>() {
+        let mut outcome = result?.map_err(|e| match e.downcast::<Error>() {
             Ok(e) => training_error(e, &plan.options),
             Err(e) => e,
         })?;
+        if let Some((offset, scale)) = table.scaling() {
+            outcome.model = modelfile::with_scaling(&outcome.model, &arch, &offset, &scale)?;
+            outcome.checkpoint = modelfile::with_scaling(&outcome.checkpoint, &arch, &offset, &scale)?;
+        }
+        // Outputs beyond the file's classes never win (see `modelfile::mask_padding`): not shown.
+        let classes = table.class_count();
+        outcome.confusion.truncate(classes);
+        outcome.confusion.iter_mut().for_each(|row| row.truncate(classes));
 
         if outcome.interrupted {
             let path =
@@ -166,7 +177,7 @@ impl Cmd {
                 "interrupted after epoch {done} of {}: saved a checkpoint to {}; continue with: host-cli train {} --resume {}",
                 plan.options.train.epochs,
                 path.display(),
-                plan.spec.name,
+                self.data.command_words(),
                 path.display()
             );
             return Err(Interrupted.into());
@@ -180,9 +191,14 @@ impl Cmd {
             }
         }
 
-        warn_if_no_better_than_chance(&outcome, &split.train.class_counts(), &plan);
-        let report =
-            TrainReport::new(plan.spec.name, &data_file, &plan.arch, &plan.options, plan.test_fraction, &outcome);
+        let train_counts: Vec<usize> = {
+            let mut counts = vec![0; classes];
+            indices.train.iter().for_each(|&i| counts[table.class(i)] += 1);
+            counts
+        };
+        warn_if_no_better_than_chance(&outcome, &train_counts, &plan);
+        let data = DataReport::of(&table, &recorded);
+        let report = TrainReport::new(plan.spec.name, data, &arch, &plan.options, plan.test_fraction, &outcome);
         let mut out = io::stdout().lock();
         if self.json {
             let line = serde_json::to_string(&report).context("cannot serialise the report")?;
@@ -214,11 +230,16 @@ impl Cmd {
             })?;
             let stored = training.config.with_optimizer(optimizer);
             let train = self.train.resume_config(stored, training.epoch)?;
+            let recorded = Recorded::from_metadata(model.metadata().unwrap_or(""));
+            let mut request = self.data.request_for_model(&recorded, path)?;
+            // The moons of a resumed run are those of its split's seed.
+            request.moons.seed = seed;
             let options = RunOptions { train, init, seed, threads: None };
-            return Ok(Plan { spec, arch, options, test_fraction, start: Start::Resume(file) });
+            return Ok(Plan { spec, arch: Some(arch), options, test_fraction, start: Start::Resume(file), request });
         }
         let mut train = self.train.config(&spec.defaults)?;
         let test_fraction = self.data.test_fraction()?;
+        let mut request = self.data.request()?;
         let (arch, start) = match &self.init_from {
             Some(path) => {
                 let file = ModelFile::read(path)?;
@@ -233,25 +254,94 @@ impl Cmd {
                     }
                     train.frozen_layers = freeze;
                 }
-                (arch, Start::Init(file))
+                // Fine-tuning reads the columns the model was trained on.
+                let recorded = Recorded::from_metadata(file.model().metadata().unwrap_or(""));
+                if let (None, Some(label)) = (&self.data.label_column, &recorded.label_column) {
+                    request.csv.label = LabelColumn::Named(label.clone());
+                }
+                (Some(arch), Start::Init(file))
             }
-            None => (self.arch.architecture(spec)?, Start::Fresh),
+            // A CSV file's shape is known once it is read.
+            None if matches!(spec.kind, Kind::Csv) => {
+                if let Some(hidden) = &self.arch.hidden
+                    && !data::CSV_SHAPES.iter().any(|&(i, o)| arch::supported_hidden(i, o).contains(&hidden.as_slice()))
+                {
+                    bail!(
+                        "unsupported --hidden {} for csv; every CSV shape is built with --hidden {}",
+                        arch::join_hidden(hidden),
+                        arch::join_hidden(spec.defaults.hidden)
+                    );
+                }
+                (None, Start::Fresh)
+            }
+            None => (Some(self.arch.architecture(spec)?), Start::Fresh),
         };
-        Ok(Plan {
-            spec,
-            arch,
-            options: RunOptions { train, init, seed: self.data.seed, threads: None },
-            test_fraction,
-            start,
-        })
+        let options = RunOptions { train, init, seed: self.data.seed, threads: None };
+        Ok(Plan { spec, arch, options, test_fraction, start, request })
     }
 
-    /// The architecture a model file needs, which must fit the data set and
-    /// agree with --activation if that was given.
+    /// The network for `table`: the plan's (a model file's, checked against
+    /// the file's features and classes) or the smallest shape that holds it,
+    /// with the table padded to its inputs and standardised (with the
+    /// training split's statistics, or a model's). A fresh network of a
+    /// larger shape than the file starts with its padding masked
+    /// ([`modelfile::mask_padding`]).
+    fn shape(&self, plan: &mut Plan, table: &mut Table, indices: &Indices) -> anyhow::Result<Architecture> {
+        let spec = plan.spec;
+        let (features, classes) = (table.features(), table.class_count());
+        match &plan.start {
+            Start::Init(file) | Start::Resume(file) => {
+                let arch = plan.arch.clone().ok_or_else(|| anyhow!("no architecture"))?;
+                let model = file.model();
+                let recorded = Recorded::from_metadata(model.metadata().unwrap_or(""));
+                check_recorded_columns(table, &recorded, &file.path)?;
+                if arch.inputs < features || arch.outputs < classes {
+                    bail!(
+                        "{}: the model takes {} inputs and gives {} classes, but {} has {features} features and {classes} classes",
+                        file.path.display(),
+                        arch.inputs,
+                        arch.outputs,
+                        table.origin()
+                    );
+                }
+                if spec.standardise && model.scaling().is_some() {
+                    // Fine-tuned or resumed, the inputs must mean what they meant.
+                    prepare::use_model_scaling(table, spec, &model, &file.path.display().to_string())?;
+                } else {
+                    table.pad_inputs(arch.inputs);
+                    if spec.standardise {
+                        table.standardise(&indices.train)?;
+                    }
+                }
+                Ok(arch)
+            }
+            Start::Fresh => {
+                let (inputs, outputs) = prepare::network_shape(spec, table)?;
+                let arch = match &plan.arch {
+                    Some(arch) => arch.clone(),
+                    None => self.arch.architecture_for(inputs, outputs, spec)?,
+                };
+                table.pad_inputs(arch.inputs);
+                if spec.standardise {
+                    table.standardise(&indices.train)?;
+                }
+                if (arch.inputs, arch.outputs) != (features, classes) {
+                    let initial = modelfile::initial_model(&arch, plan.options.init, plan.options.seed)?;
+                    let bytes = modelfile::mask_padding(&initial, features, classes)?;
+                    let path = PathBuf::from(format!("(initial weights of {})", arch.name()));
+                    plan.start = Start::Init(ModelFile { path, bytes });
+                }
+                Ok(arch)
+            }
+        }
+    }
+
+    /// The architecture a model file needs, compiled in, which must fit the
+    /// data set (a CSV file's shape is checked once it is read).
     fn file_architecture(&self, file: &ModelFile, spec: &DatasetSpec) -> anyhow::Result<Architecture> {
         let arch = file.architecture()?;
         let (inputs, classes) = (spec.format.features, spec.format.classes);
-        if (arch.inputs, arch.outputs) != (inputs, classes) {
+        if !matches!(spec.kind, Kind::Csv) && (arch.inputs, arch.outputs) != (inputs, classes) {
             bail!(
                 "{}: the model takes {} inputs and gives {} classes, but {} has {inputs} features and {classes} classes",
                 file.path.display(),

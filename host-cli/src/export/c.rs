@@ -89,6 +89,18 @@ fn write_header(out: &mut String, exported: &Exported, source: &str) -> std::fmt
         writeln!(out, "static const float mlp_scaling_offset[{}] = {};", offset.len(), array(offset))?;
         writeln!(out, "static const float mlp_scaling_scale[{}] = {};", scale.len(), array(scale))?;
     }
+    if let Some((features, classes)) = exported.padding() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "/* Trained on {features} features and {classes} classes: inputs {features} to {} are padding (pass 0), \
+             outputs {classes} to {} stand for no class and never win. */",
+            exported.inputs() - 1,
+            exported.outputs() - 1
+        )?;
+        writeln!(out, "#define MLP_FEATURES {features}")?;
+        writeln!(out, "#define MLP_CLASSES {classes}")?;
+    }
     write_activations(out, exported)?;
     write_forward(out, exported)?;
     writeln!(out)?;

@@ -109,6 +109,18 @@ impl Exported {
         })
     }
 
+    /// The features and classes of the data, when the network is wider: a
+    /// CSV file's network is of a built-in shape, its extra inputs zeros and
+    /// its extra outputs classes that never win (see
+    /// `host_cli::modelfile::mask_padding`). From the metadata `host-cli
+    /// train` writes; `None` when the network is exactly the data's.
+    pub fn padding(&self) -> Option<(usize, usize)> {
+        let recorded = crate::evaluate::Recorded::from_metadata(self.metadata.as_deref().unwrap_or(""));
+        let features = recorded.features.filter(|&f| f <= self.inputs()).unwrap_or(self.inputs());
+        let classes = recorded.classes.filter(|&c| c <= self.outputs()).unwrap_or(self.outputs());
+        ((features, classes) != (self.inputs(), self.outputs())).then_some((features, classes))
+    }
+
     /// Inputs of the first layer.
     pub fn inputs(&self) -> usize {
         self.layers.first().map_or(0, |l| l.inputs)

@@ -48,6 +48,22 @@ fn write_source(out: &mut String, exported: &Exported, source: &str) -> std::fmt
     writeln!(out, "pub const OUTPUTS: usize = {};", exported.outputs())?;
     writeln!(out)?;
 
+    if let Some((features, classes)) = exported.padding() {
+        writeln!(
+            out,
+            "/// Features the network was trained on: inputs from `FEATURES` to [`INPUTS`] are padding (pass 0)."
+        )?;
+        writeln!(out, "#[allow(dead_code)]")?;
+        writeln!(out, "pub const FEATURES: usize = {features};")?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "/// Classes of the data: outputs from `CLASSES` to [`OUTPUTS`] stand for no class and never win."
+        )?;
+        writeln!(out, "#[allow(dead_code)]")?;
+        writeln!(out, "pub const CLASSES: usize = {classes};")?;
+        writeln!(out)?;
+    }
     writeln!(out, "/// The trained {arch} network from `{source}`{checksum}, bit for bit.")?;
     let frozen: Vec<String> =
         exported.layers.iter().enumerate().filter(|(_, l)| l.frozen).map(|(i, _)| i.to_string()).collect();
