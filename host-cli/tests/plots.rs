@@ -358,3 +358,59 @@ fn an_evaluation_draws_the_matrix_and_the_misclassified_pictures() {
     let message = plot::pictures::evaluation(&figure, &arch, &model[..40], &Stripes, &confusion).unwrap_err();
     assert!(message.to_string().contains("cannot read the model"), "{message}");
 }
+
+/// Two blobs of two features: class 0 left of x = 0, class 1 right of it.
+struct Blobs;
+
+impl host_cli::source::SampleSource for Blobs {
+    fn len(&self) -> usize {
+        20
+    }
+
+    fn feature_count(&self) -> usize {
+        2
+    }
+
+    fn features_into(&self, index: usize, out: &mut [f32]) {
+        let side = if index % 2 == 0 { -1.0 } else { 1.0 };
+        out.copy_from_slice(&[side * (1.0 + index as f32 / 20.0), index as f32 / 10.0 - 1.0]);
+    }
+
+    fn label(&self, index: usize) -> usize {
+        index % 2
+    }
+}
+
+#[test]
+fn two_features_add_the_decision_boundary() {
+    use mlp_core::activation::Relu;
+    use mlp_core::{Dense, Network, Zeroed, layers};
+    // Class 1's logit is 4x, class 0's 0: the boundary is x = 0.
+    type Net = layers![Dense<f32, 2, 16, Relu>, Dense<f32, 16, 2>];
+    let mut net = Net::ZEROED;
+    net.head.weights[(0, 0)] = 1.0;
+    net.tail.weights[(1, 0)] = 4.0;
+    net.head.weights[(1, 0)] = -1.0;
+    net.tail.weights[(1, 1)] = -4.0;
+    let mut model = vec![0; Net::MODEL_BYTES];
+    mlp_core::model::write_model(&net, &mut model).unwrap();
+    let arch = host_cli::arch::Architecture {
+        inputs: 2,
+        hidden: vec![16],
+        outputs: 2,
+        activation: host_cli::arch::HiddenActivation::Relu,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let figure = Figure::new(dir.path().join("moons.png")).unwrap();
+    let written = plot::pictures::training(&figure, &history(4), &arch, &model, &Blobs).unwrap();
+    assert_eq!(written, [dir.path().join("moons.png"), dir.path().join("moons-boundary.png")]);
+    let picture = Picture::read(&written[1]);
+    let y = picture.height / 2;
+    let row: Vec<RGBColor> = (0..picture.width).map(|x| picture.at(x, y)).collect();
+    assert!(row.iter().any(|&c| c == plot::region_colour(0, 1.0)), "no sure class 0 region");
+    assert!(row.iter().any(|&c| c == plot::region_colour(1, 1.0)), "no sure class 1 region");
+
+    let confusion = vec![vec![10, 0], vec![0, 10]];
+    let written = plot::pictures::evaluation(&figure, &arch, &model, &Blobs, &confusion).unwrap();
+    assert_eq!(written, [dir.path().join("moons.png"), dir.path().join("moons-boundary.png")]);
+}

@@ -180,3 +180,38 @@ fn a_diverging_cell_is_a_result_not_an_error() {
     assert!(results["cells"].as_array().unwrap().iter().all(|c| c["diverged_in_epoch"].as_u64().is_some()));
     assert!(fs::read_to_string(dir.path().join("diverged.svg")).unwrap().contains("diverged"));
 }
+
+#[test]
+fn any_data_set_can_be_swept() {
+    let dir = tempfile::tempdir().unwrap();
+    let moons = ["sweep", "moons", "--lr", "0.01..1", "--steps", "2", "--epochs", "3", "--json"];
+    let out = host_cli(dir.path(), &moons);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results: Value = serde_json::from_str(stdout(&out).trim_end()).unwrap();
+    assert_eq!(results["grid"]["dataset"], "moons");
+    assert_eq!(results["grid"]["settings"]["architecture"], "2-16-2");
+    assert_eq!(results["cells"].as_array().unwrap().len(), 2);
+
+    // A CSV file of two features: its own data, so its own grid.
+    let mut text = String::from("x,y,class\n");
+    for i in 0..40 {
+        let (x, class) = if i % 2 == 0 { (-1.0 - f64::from(i) / 40.0, 0) } else { (1.0 + f64::from(i) / 40.0, 1) };
+        text += &format!("{x},{},{class}\n", f64::from(i) / 20.0);
+    }
+    fs::write(dir.path().join("two.csv"), text).unwrap();
+    let csv = ["sweep", "csv", "two.csv", "--lr", "0.1..1", "--steps", "2", "--epochs", "3", "--batch-size", "8"];
+    let out = host_cli(dir.path(), &[&csv[..], &["--shard", "1/2", "--out", "c1.json", "-q"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = host_cli(dir.path(), &[&csv[..], &["--shard", "2/2", "--out", "c2.json", "-q"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let merged = host_cli(dir.path(), &["sweep", "merge", "c1.json", "c2.json", "--json"]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let full = host_cli(dir.path(), &[&csv[..], &["--json"]].concat());
+    assert_eq!(stdout(&merged), stdout(&full));
+    // Shards of different data do not merge.
+    let moons_shard = ["sweep", "moons", "--lr", "0.1..1", "--steps", "2", "--epochs", "3", "--batch-size", "8"];
+    let out = host_cli(dir.path(), &[&moons_shard[..], &["--shard", "2/2", "--out", "m2.json", "-q"]].concat());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let message = failure(dir.path(), &["sweep", "merge", "c1.json", "m2.json"]);
+    assert!(message.contains("different sweeps (data set: csv vs moons)"), "{message}");
+}

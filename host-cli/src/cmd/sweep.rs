@@ -8,10 +8,12 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
 use clap::{ArgMatches, Args, FromArgMatches, Subcommand};
+use host_cli::modelfile::{self, ModelFile};
 use host_cli::plot::Figure;
+use host_cli::prepare;
 use host_cli::report::number;
 use host_cli::run::{RunOptions, Start};
-use host_cli::split::{self, SplitError};
+use host_cli::split::SplitError;
 use host_cli::sweep::{self, Grid, Results, Runner, Shard, Span};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -194,12 +196,18 @@ impl RunArgs {
             None => vec![train.l2],
         };
         let test_fraction = self.data.test_fraction()?;
-        let arch = self.arch.architecture(spec)?;
+        let request = self.data.request()?;
         let base = RunOptions { train, init: self.arch.init(), seed: self.data.seed, threads: None };
 
-        let samples = spec.load(self.data.data.as_deref())?;
-        let split = split::stratified_split(&samples, test_fraction, base.seed)
-            .map_err(|e| test_fraction_error(test_fraction, &e))?;
+        // The data as `train` prepares it for a fresh run: read, split from
+        // the seed, the network's shape (a CSV file's from the file), inputs
+        // padded to it and standardised where the data set asks for it.
+        let mut table = spec.read(&request)?;
+        if table.is_regression() {
+            bail!("--task regression cannot be swept: the training engine fits classes only");
+        }
+        let split =
+            prepare::split(&table, test_fraction, base.seed).map_err(|e| test_fraction_error(test_fraction, &e))?;
         let (batch_size, train_samples) = (base.train.batch_size, split.train.len());
         if batch_size > train_samples {
             bail!(
@@ -207,7 +215,24 @@ impl RunArgs {
                  (use at most {train_samples}, which takes one step per epoch)"
             );
         }
-        let grid = Grid::new(spec.name, &split.train, &split.test, &arch, &base, test_fraction, lr, l2);
+        let (inputs, outputs) = prepare::network_shape(spec, &table)?;
+        let arch = self.arch.architecture_for(inputs, outputs, spec)?;
+        let (features, classes) = (table.features(), table.class_count());
+        table.pad_inputs(arch.inputs);
+        if spec.standardise {
+            table.standardise(&split.train)?;
+        }
+        // A network wider than the data starts from the seed's weights with
+        // the padding masked, as `train` starts it; every cell from the same.
+        let start = if (arch.inputs, arch.outputs) == (features, classes) {
+            Start::Fresh
+        } else {
+            let initial = modelfile::initial_model(&arch, base.init, base.seed)?;
+            let bytes = modelfile::mask_padding(&initial, features, classes)?;
+            Start::Init(ModelFile { path: PathBuf::from(format!("(initial weights of {})", arch.name())), bytes })
+        };
+        let (train, test) = (split.train_of(&table), split.test_of(&table));
+        let grid = Grid::new(spec.name, &train, &test, &arch, &base, test_fraction, lr, l2);
         sweep::check_cells(&grid, &base)?;
         let indices = match shard {
             Some(shard) => shard.cells(grid.cells()),
@@ -222,15 +247,7 @@ impl RunArgs {
         let epochs = u64::from(base.train.epochs) * indices.len() as u64;
         let bar = self.progress_bar(epochs, indices.len(), threads);
         let started = Instant::now();
-        let start = Start::Fresh;
-        let runner = Runner {
-            train: &split.train,
-            test: &split.test,
-            start: &start,
-            arch: &arch,
-            base: &base,
-            threads: workers,
-        };
+        let runner = Runner { train: &train, test: &test, start: &start, arch: &arch, base: &base, threads: workers };
         let cells = runner.run(&grid, &indices, &|| bar.inc(1));
         bar.finish_and_clear();
         let results = Results::new(grid, shard, cells?);
