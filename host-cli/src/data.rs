@@ -900,5 +900,16 @@ mod tests {
         assert_eq!(csv_shape(MAX_CSV_FEATURES, MAX_CSV_CLASSES), Some((64, 10)));
         assert_eq!(csv_shape(65, 2), None);
         assert_eq!(csv_shape(2, 11), None);
+        // Every shape, and every built-in data set's default, is compiled in.
+        for (inputs, outputs) in CSV_SHAPES {
+            assert!(
+                crate::arch::supported_hidden(inputs, outputs).contains(&CSV.defaults.hidden),
+                "{inputs}-{outputs}"
+            );
+        }
+        for spec in [&DIGITS, &IRIS, &MOONS] {
+            let hidden = crate::arch::supported_hidden(spec.format.features, spec.format.classes);
+            assert!(hidden.contains(&spec.defaults.hidden), "{}", spec.name);
+        }
     }
 }

@@ -16,6 +16,7 @@ pub mod optim;
 pub mod parallel;
 pub mod plot;
 pub mod prepare;
+pub mod regression;
 pub mod report;
 pub mod run;
 pub mod source;

@@ -126,27 +126,35 @@ pub fn load_network<N: Network + Zeroed>(file: &ModelFile) -> anyhow::Result<Box
     Ok(net)
 }
 
-/// The first layer's weights from input `features` on set to 0, and the
-/// last layer's outputs from `classes` on made to never win (weights 0, bias
-/// [`MASKED_BIAS`]): a network of a compiled-in shape that computes exactly
-/// what one of `features` inputs and `classes` outputs would.
-///
-/// Training keeps it so: the padding inputs are always 0 and a masked class
-/// is never a target, so the softmax gives it probability exactly 0 (its
-/// logit is far below where `exp` underflows), and every gradient that
-/// reaches those weights and biases is exactly 0.
+/// A classifier's padding masked: [`mask_outputs`] with [`MASKED_BIAS`] for
+/// the outputs from `classes` on, which then never win.
 pub fn mask_padding(bytes: &[u8], features: usize, classes: usize) -> anyhow::Result<Vec<u8>> {
+    mask_outputs(bytes, features, classes, MASKED_BIAS)
+}
+
+/// The first layer's weights from input `features` on set to 0, and the
+/// last layer's outputs from `outputs` on given weights 0 and bias `bias`: a
+/// network of a compiled-in shape that computes exactly what one of
+/// `features` inputs and `outputs` outputs would.
+///
+/// Training keeps it so. The padding inputs are always 0. With
+/// [`MASKED_BIAS`], an extra class is never a target, so the softmax gives it
+/// probability exactly 0 (its logit is far below where `exp` underflows);
+/// with bias 0, an extra output of a regression network has target 0, which
+/// it already gives. Either way every gradient that reaches those weights
+/// and biases is exactly 0.
+pub fn mask_outputs(bytes: &[u8], features: usize, outputs: usize, bias: f32) -> anyhow::Result<Vec<u8>> {
     let mut exported = Exported::from_model(&Model::parse(bytes)?)?;
     if let Some(first) = exported.layers.first_mut() {
         let outputs = first.outputs;
         first.weights[features.min(first.inputs) * outputs..].fill(0.0);
     }
     if let Some(last) = exported.layers.last_mut() {
-        for o in classes..last.outputs {
+        for o in outputs..last.outputs {
             for i in 0..last.inputs {
                 last.weights[i * last.outputs + o] = 0.0;
             }
-            last.biases[o] = MASKED_BIAS;
+            last.biases[o] = bias;
         }
     }
     crate::export::model_file(&exported)

@@ -20,9 +20,13 @@ pub fn split(table: &Table, fraction: f64, seed: u64) -> Result<Indices, SplitEr
 
 /// The network's (inputs, outputs) for `table`: the data set's own shape,
 /// or for a CSV file the smallest of [`crate::data::CSV_SHAPES`] that holds
-/// its features and classes.
+/// its features and classes (of [`crate::regression::REGRESSION_SHAPES`]
+/// for numeric targets).
 pub fn network_shape(spec: &DatasetSpec, table: &Table) -> anyhow::Result<(usize, usize)> {
     match spec.kind {
+        Kind::Csv if table.is_regression() => crate::regression::shape(table.features()).ok_or_else(|| {
+            anyhow!("{}: {} features fit no regression network (at most 64)", table.origin(), table.features())
+        }),
         Kind::Csv => {
             let classes = table.class_count();
             csv_shape(table.features(), classes).ok_or_else(|| {

@@ -8,9 +8,10 @@ use mlp_core::schedule::{Schedule, Shape};
 use serde::Serialize;
 
 use crate::arch::Architecture;
-use crate::data::Table;
+use crate::data::{Table, Task};
 use crate::evaluate::Recorded;
 use crate::optim::AnyOptimizer;
+use crate::regression::{Fit, RegressionEpoch, RegressionOutcome, TargetScaling};
 use crate::run::{EpochRecord, Outcome, RunOptions};
 
 /// Everything a training run reports; serialised as the `--json` line.
@@ -77,9 +78,12 @@ pub struct TrainReport {
 pub struct DataReport {
     /// Where the samples were read from.
     pub data_file: String,
+    /// `classification` or `regression`.
+    pub task: &'static str,
     /// Features per sample.
     pub features: usize,
-    /// Classes of the data (the network may have more outputs, which never win).
+    /// Classes of the data (the network may have more outputs, which never
+    /// win); 0 for regression.
     pub classes: usize,
     /// Inputs of the network: the features, then zeros.
     pub inputs: usize,
@@ -102,6 +106,7 @@ impl DataReport {
     pub fn of(table: &Table, recorded: &Recorded) -> Self {
         DataReport {
             data_file: table.origin().describe(),
+            task: if table.is_regression() { Task::Regression.name() } else { Task::Classification.name() },
             features: table.features(),
             classes: table.class_count(),
             inputs: table.inputs(),
@@ -115,10 +120,11 @@ impl DataReport {
     /// One line for a person: "built-in iris (…), 4 features, 3 classes".
     pub fn describe(&self) -> String {
         let mut text = format!("{}, {} features", self.data_file, self.features);
-        if let Some(label) = &self.label_column {
-            text += &format!(" and label column {label:?}");
+        match (&self.label_column, self.task == Task::Regression.name()) {
+            (Some(label), true) => text += &format!(" and target column {label:?} (regression)"),
+            (Some(label), false) => text += &format!(" and label column {label:?}, {} classes", self.classes),
+            (None, _) => text += &format!(", {} classes", self.classes),
         }
-        text += &format!(", {} classes", self.classes);
         if self.inputs > self.features {
             text += &format!(" (a {}-input network: the other inputs are zeros)", self.inputs);
         }
@@ -400,6 +406,147 @@ impl TrainReport {
     }
 }
 
+/// What a regression run reports; serialised as the `--json` line.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RegressionReport {
+    /// Data set name (`csv`).
+    pub dataset: String,
+    /// Where the samples came from and what they are.
+    #[serde(flatten)]
+    pub data: DataReport,
+    /// Layer widths.
+    pub architecture: String,
+    /// Hidden-layer activation.
+    pub activation: String,
+    /// Weight initialiser.
+    pub init: String,
+    /// Epochs trained.
+    pub epochs: u32,
+    /// Samples per optimizer step.
+    pub batch_size: usize,
+    /// The update rule and its hyperparameters.
+    pub optimizer: OptimizerReport,
+    /// The learning rate of each epoch.
+    pub schedule: ScheduleReport,
+    /// L2 penalty.
+    pub l2: f64,
+    /// L1 penalty.
+    pub l1: f64,
+    /// Global gradient-norm clip (0: none).
+    pub clip_norm: f64,
+    /// Seed of split, initialisation and shuffles.
+    pub seed: u64,
+    /// Fraction held out.
+    pub test_fraction: f64,
+    /// Training samples.
+    pub train_samples: usize,
+    /// Test samples.
+    pub test_samples: usize,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// The training targets' mean, added back to the network's output.
+    pub target_mean: f64,
+    /// Their standard deviation, which the network's output is multiplied by.
+    pub target_std: f64,
+    /// Final network on the training set, in the target's units.
+    pub train: Fit,
+    /// Final network on the test set, in the target's units.
+    pub test: Fit,
+    /// Test R² (as `test.r2`, at the top level for scripts).
+    pub test_r2: f64,
+    /// Test RMSE (as `test.rmse`).
+    pub test_rmse: f64,
+    /// Mean training loss of the last epoch.
+    pub final_loss: f64,
+    /// Seconds in the training epochs alone.
+    pub train_seconds: f64,
+    /// One record per epoch.
+    pub history: Vec<RegressionEpoch>,
+}
+
+impl RegressionReport {
+    /// The report of a finished regression run.
+    pub fn new(
+        data: DataReport,
+        arch: &Architecture,
+        options: &RunOptions,
+        test_fraction: f64,
+        targets: TargetScaling,
+        outcome: &RegressionOutcome,
+    ) -> Self {
+        let train = &options.train;
+        RegressionReport {
+            dataset: "csv".to_owned(),
+            data,
+            architecture: arch.name(),
+            activation: arch.activation.name().to_owned(),
+            init: init_name(options.init),
+            epochs: train.epochs,
+            batch_size: train.batch_size,
+            optimizer: train.optimizer.into(),
+            schedule: train.schedule.into(),
+            l2: train.l2,
+            l1: train.l1,
+            clip_norm: train.clip_norm,
+            seed: options.seed,
+            test_fraction,
+            train_samples: outcome.train.samples,
+            test_samples: outcome.test.samples,
+            parameters: outcome.parameters,
+            target_mean: targets.offset,
+            target_std: targets.scale,
+            train: outcome.train,
+            test: outcome.test,
+            test_r2: outcome.test.r2,
+            test_rmse: outcome.test.rmse,
+            final_loss: outcome.history.last().map_or(f64::NAN, |r| r.loss),
+            train_seconds: outcome.train_time.as_secs_f64(),
+            history: outcome.history.clone(),
+        }
+    }
+
+    /// The report as text for a person.
+    pub fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
+        writeln!(out, "{}: {}", self.dataset, self.data.describe())?;
+        writeln!(
+            out,
+            "{} {} ({} parameters, {} init; the first output predicts, standardised: mean {}, deviation {}), \
+             {} training and {} test samples",
+            self.architecture,
+            self.activation,
+            self.parameters,
+            self.init,
+            short(self.target_mean),
+            short(self.target_std),
+            self.train_samples,
+            self.test_samples
+        )?;
+        writeln!(
+            out,
+            "epochs {}, batch size {}, {}, {}, l2 {}, seed {}, test fraction {}",
+            self.epochs,
+            self.batch_size,
+            self.optimizer,
+            self.schedule,
+            number(self.l2),
+            self.seed,
+            self.test_fraction
+        )?;
+        writeln!(out)?;
+        writeln!(out, "{:<6} {:>12} {:>12} {:>12}", "", "R²", "RMSE", "MAE")?;
+        for (name, fit) in [("test", &self.test), ("train", &self.train)] {
+            writeln!(out, "{name:<6} {:>12.4} {:>12.6} {:>12.6}", fit.r2, fit.rmse, fit.mae)?;
+        }
+        writeln!(out)?;
+        writeln!(
+            out,
+            "final loss      {:.6} (mean training loss of the last epoch, standardised targets)",
+            self.final_loss
+        )?;
+        writeln!(out, "train time      {:.3} s", self.train_seconds)
+    }
+}
+
 /// A hyperparameter as a person would write it: the shortest exact form,
 /// with an exponent when tiny or huge (`1e-50`, not fifty zeros), and no
 /// trailing `.0` (`1`, not `1.0`).
@@ -409,6 +556,18 @@ pub fn number(value: f64) -> String {
         Some(integer) => integer.to_owned(),
         None => text,
     }
+}
+
+/// A measured value for a person: six decimals with trailing zeros dropped
+/// (`973.499992`, `-37.113414`, `2`), or six significant digits with an
+/// exponent when it is tiny or huge.
+pub fn short(value: f64) -> String {
+    if value != 0.0 && !(1e-3..1e12).contains(&value.abs()) {
+        return format!("{value:.5e}");
+    }
+    let text = format!("{value:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" { "0".to_owned() } else { text.to_owned() }
 }
 
 /// Writes a square count matrix with class numbers along both edges, right-aligned.
@@ -440,6 +599,12 @@ mod tests {
     fn numbers_read_as_typed() {
         let shown: Vec<String> = [0.1, 1.0, -1.0, 1e6, 1e-50, 2.5e20, f64::NAN, f64::INFINITY].map(number).into();
         assert_eq!(shown, ["0.1", "1", "-1", "1000000", "1e-50", "2.5e20", "NaN", "inf"]);
+    }
+
+    #[test]
+    fn measured_values_read_short() {
+        let shown: Vec<String> = [973.4999923261348, -37.11341383403101, 2.0, 0.0, -1e-9, 2.5e13].map(short).into();
+        assert_eq!(shown, ["973.499992", "-37.113414", "2", "0", "-1.00000e-9", "2.50000e13"]);
     }
 
     #[test]

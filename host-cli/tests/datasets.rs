@@ -274,3 +274,64 @@ fn every_report_parses_as_json() {
     let predicted = json(d, &["predict", "moons.mlpm", "--input", "points.csv", "--json"]);
     assert_eq!(predicted["predictions"].as_array().unwrap().len(), 2);
 }
+
+/// A target that depends on three of four columns, with a little noise, in
+/// units far from 1 (the targets are standardised for training).
+fn regression_csv(rows: usize) -> String {
+    let mut out = String::from("x0,x1,x2,unused,price\n");
+    let mut state = 12345u64;
+    let mut uniform = || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 4.0 - 2.0
+    };
+    for _ in 0..rows {
+        let x: Vec<f64> = (0..4).map(|_| uniform()).collect();
+        let y = 1000.0 + 300.0 * x[0] - 200.0 * x[1] + 150.0 * (2.0 * x[2]).sin() + 10.0 * uniform();
+        out += &format!("{:.5},{:.5},{:.5},{:.5},{y:.3}\n", x[0], x[1], x[2], x[3]);
+    }
+    out
+}
+
+#[test]
+fn regression_reports_r2_and_rmse_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("houses.csv"), regression_csv(400)).unwrap();
+    let args = ["train", "csv", "houses.csv", "--task", "regression", "--label-column", "price", "--out", "m.mlpm"];
+    let trained = json(d, &[&args[..], &["--json"]].concat());
+    let r2 = trained["test_r2"].as_f64().unwrap();
+    assert!(r2 > 0.95, "test R² {r2}");
+    assert!(trained["test_rmse"].as_f64().unwrap() < 60.0, "{trained}");
+    assert_eq!((trained["task"].as_str(), trained["architecture"].as_str()), (Some("regression"), Some("16-16-10")));
+    let text = text(&host_cli(d, &args).stdout);
+    assert!(text.contains("R²") && text.contains("RMSE"), "{text}");
+
+    let eval = json(d, &["eval", "m.mlpm", "csv", "houses.csv", "--json"]);
+    assert_eq!(
+        (&eval["r2"], &eval["rmse"], &eval["loss"]),
+        (&trained["test"]["r2"], &trained["test"]["rmse"], &trained["test"]["loss"])
+    );
+    let predicted = json(d, &["predict", "m.mlpm", "--sample", "0", "--data", "houses.csv", "--json"]);
+    let p = &predicted["predictions"][0];
+    assert!((p["value"].as_f64().unwrap() - p["target"].as_f64().unwrap()).abs() < 200.0, "{p}");
+    assert!(p.get("probabilities").is_none(), "{p}");
+    std::fs::write(d.join("new.csv"), "unused,x2,x1,x0\n0,0,0,0\n").unwrap();
+    let predicted = json(d, &["predict", "m.mlpm", "--input", "new.csv", "--json"]);
+    let value = predicted["predictions"][0]["value"].as_f64().unwrap();
+    assert!((value - 1000.0).abs() < 100.0, "at the origin the price is about 1000: {value}");
+
+    // Two epochs and two more from the checkpoint are four epochs.
+    let four = json(d, &[&args[..7], &["--epochs", "4", "--json"]].concat());
+    json(d, &[&args[..7], &["--epochs", "2", "--out", "c.mlpm", "--checkpoint", "--json"]].concat());
+    let resumed = json(d, &[&args[..7], &["--resume", "c.mlpm", "--epochs", "4", "--json"]].concat());
+    assert_eq!(resumed["test"], four["test"]);
+
+    std::fs::write(d.join("flat.csv"), "x,y\n1,5\n2,5\n3,5\n4,5\n5,5\n").unwrap();
+    let message = failure(d, &["train", "csv", "flat.csv", "--task", "regression"]);
+    assert!(message.contains("flat.csv: the target column 2 (y) is constant (every sample has 5)"), "{message}");
+    std::fs::write(d.join("word.csv"), "x,y\n1,5\n2,five\n").unwrap();
+    let message = failure(d, &["train", "csv", "word.csv", "--task", "regression"]);
+    assert!(message.contains("word.csv: line 3, column 2 (y): \"five\" is not a number"), "{message}");
+    let message = failure(d, &["train", "iris", "--task", "regression"]);
+    assert!(message.contains("--task does not apply to iris"), "{message}");
+}

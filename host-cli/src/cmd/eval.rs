@@ -4,10 +4,11 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use clap::Args;
 use host_cli::evaluate::{self, Evaluator, Recorded, Scores, SplitChoice};
 use host_cli::modelfile::ModelFile;
+use host_cli::regression::{self, Fit, Outputs, TargetScaling};
 use host_cli::report::{DataReport, write_matrix};
 use serde::Serialize;
 
@@ -56,6 +57,26 @@ struct EvalReport<'a> {
     confusion_matrix: &'a [Vec<u32>],
 }
 
+/// What `eval` reports of a regression model.
+#[derive(Debug, Serialize)]
+struct RegressionEvalReport {
+    model: String,
+    architecture: String,
+    activation: &'static str,
+    parameters: usize,
+    dataset: &'static str,
+    #[serde(flatten)]
+    data: DataReport,
+    split: &'static str,
+    seed: u64,
+    test_fraction: f64,
+    split_recorded_in_model: bool,
+    train_samples: usize,
+    /// R², RMSE, MAE and loss on the test split.
+    #[serde(flatten)]
+    fit: Fit,
+}
+
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         let file = ModelFile::read(&self.model)?;
@@ -69,6 +90,55 @@ impl Cmd {
         request.moons.seed = choice.seed;
         let (table, indices) = evaluate::model_samples(&file, spec, &request, &choice)?;
         let test = indices.test_of(&table);
+        if table.is_regression() {
+            let targets = match (recorded.target_offset, recorded.target_scale) {
+                (Some(offset), Some(scale)) => TargetScaling { offset, scale },
+                _ => {
+                    bail!("{}: the model records no target scaling (target_offset, target_scale)", file.path.display())
+                }
+            };
+            let outputs = evaluate::with_network(&arch, Outputs { file: &file, source: &test })?;
+            let report = RegressionEvalReport {
+                model: file.path.display().to_string(),
+                architecture: arch.name(),
+                activation: arch.activation.name(),
+                parameters: file.model().parameter_count(),
+                dataset: spec.name,
+                data: DataReport::of(&table, &recorded),
+                split: "test",
+                seed: choice.seed,
+                test_fraction: choice.test_fraction,
+                split_recorded_in_model: choice.from_model,
+                train_samples: indices.train.len(),
+                fit: regression::fit_of_outputs(&outputs, &table, &indices.test, &targets),
+            };
+            let mut out = io::stdout().lock();
+            if self.json {
+                writeln!(out, "{}", serde_json::to_string(&report).context("cannot serialise the report")?)?;
+            } else {
+                let f = &report.fit;
+                writeln!(
+                    out,
+                    "model {}: {} ({} hidden layers), {} parameters",
+                    report.model, report.architecture, report.activation, report.parameters
+                )?;
+                writeln!(out, "{}: {}", report.dataset, report.data.describe())?;
+                writeln!(
+                    out,
+                    "the test split ({}): {} samples; the other {} are the training split",
+                    choice.describe(),
+                    f.samples,
+                    report.train_samples
+                )?;
+                writeln!(out)?;
+                writeln!(out, "R²    {:.4}", f.r2)?;
+                writeln!(out, "RMSE  {:.6}", f.rmse)?;
+                writeln!(out, "MAE   {:.6}", f.mae)?;
+                writeln!(out, "loss  {:.6} (mean quadratic loss, standardised targets)", f.loss)?;
+            }
+            out.flush()?;
+            return Ok(());
+        }
         let evaluator = Evaluator { file: &file, source: &test, classes: table.class_count() };
         let measured = evaluate::with_network(&arch, evaluator)?;
         let scores = evaluate::scores(&measured.confusion);

@@ -9,9 +9,11 @@ use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use clap::ValueEnum;
 use clap::builder::PossibleValuesParser;
-use host_cli::data::{self, CsvOptions, DatasetSpec, Kind, LabelColumn, MoonsOptions, Request, Task};
+use host_cli::data::{self, CsvOptions, DatasetSpec, Kind, LabelColumn, MoonsOptions, Request, Samples, Task};
 use host_cli::evaluate::{self, Predictor, Recorded, SplitChoice};
 use host_cli::modelfile::ModelFile;
+use host_cli::regression::{Outputs, TargetScaling};
+use host_cli::report::short;
 use serde::Serialize;
 
 /// Input files larger than this are refused before reading (a digits
@@ -79,8 +81,18 @@ struct Prediction {
     /// The true class, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     label: Option<usize>,
-    predicted: usize,
-    probabilities: Vec<f32>,
+    /// The true target, when known (regression).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    target: Option<f64>,
+    /// The predicted value (regression), in the target's units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<f64>,
+    /// The predicted class (classification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    predicted: Option<usize>,
+    /// Every class's probability (classification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probabilities: Option<Vec<f32>>,
     /// In the data set's units, for the picture.
     #[serde(skip)]
     raw: Vec<f64>,
@@ -170,15 +182,30 @@ impl Cmd {
                 choice = Some(split_choice);
                 let sample = indices.test[index];
                 let raw = table.raw(sample).into_iter().map(f64::from).collect();
-                let prediction = pending(Some(index), Some(sample + 1), None, Some(table.class(sample)), raw);
+                let label = (!table.is_regression()).then(|| table.class(sample));
+                let mut prediction = pending(Some(index), Some(sample + 1), None, label, raw);
+                prediction.target = table.is_regression().then(|| f64::from(table.target(sample)));
                 (vec![table.row(sample)], vec![prediction])
             }
             (None, None) => bail!("give --sample N or --input FILE.csv"),
         };
-        let probabilities = evaluate::with_network(&arch, Predictor { file: &file, rows: &rows, classes })?;
-        for (prediction, p) in predictions.iter_mut().zip(probabilities) {
-            prediction.predicted = argmax(&p);
-            prediction.probabilities = p;
+        if let Some(targets) = regression_targets(&recorded, &file)? {
+            let inputs = Samples {
+                features: rows.concat(),
+                labels: vec![0; rows.len()],
+                feature_count: arch.inputs,
+                class_count: 1,
+            };
+            let outputs = evaluate::with_network(&arch, Outputs { file: &file, source: &inputs })?;
+            for (prediction, a) in predictions.iter_mut().zip(outputs) {
+                prediction.value = Some(targets.from_network(a));
+            }
+        } else {
+            let probabilities = evaluate::with_network(&arch, Predictor { file: &file, rows: &rows, classes })?;
+            for (prediction, p) in predictions.iter_mut().zip(probabilities) {
+                prediction.predicted = Some(argmax(&p));
+                prediction.probabilities = Some(p);
+            }
         }
         report.predictions = predictions;
 
@@ -267,6 +294,17 @@ impl InputScaling {
     }
 }
 
+/// The targets' scaling of a regression model (`None` for a classifier).
+fn regression_targets(recorded: &Recorded, file: &ModelFile) -> anyhow::Result<Option<TargetScaling>> {
+    if recorded.task.as_deref() != Some(Task::Regression.name()) {
+        return Ok(None);
+    }
+    match (recorded.target_offset, recorded.target_scale) {
+        (Some(offset), Some(scale)) => Ok(Some(TargetScaling { offset, scale })),
+        _ => bail!("{}: the model records no target scaling (target_offset, target_scale)", file.path.display()),
+    }
+}
+
 fn pending(
     sample: Option<usize>,
     data_row: Option<usize>,
@@ -274,7 +312,7 @@ fn pending(
     label: Option<usize>,
     raw: Vec<f64>,
 ) -> Prediction {
-    Prediction { sample, data_row, line, label, predicted: 0, probabilities: Vec::new(), raw }
+    Prediction { sample, data_row, line, label, target: None, value: None, predicted: None, probabilities: None, raw }
 }
 
 /// Reads an input file; errors name it.
@@ -332,20 +370,29 @@ fn write_text(
             }
         }
         writeln!(out)?;
-        let confidence = p.probabilities.get(p.predicted).copied().unwrap_or(0.0);
+        if let Some(value) = p.value {
+            write!(out, "predicted value {}", short(value))?;
+            match p.target {
+                Some(target) => writeln!(out, "; true value {} (error {})", short(target), short(value - target))?,
+                None => writeln!(out)?,
+            }
+            continue;
+        }
+        let (Some(predicted), Some(probabilities)) = (p.predicted, &p.probabilities) else { continue };
+        let confidence = probabilities.get(predicted).copied().unwrap_or(0.0);
         let name = |class: usize| match spec.class_names.get(class) {
             Some(name) => format!("{class} ({name})"),
             None => class.to_string(),
         };
-        write!(out, "predicted class {} (probability {:.4})", name(p.predicted), confidence)?;
+        write!(out, "predicted class {} (probability {:.4})", name(predicted), confidence)?;
         match p.label {
-            Some(label) if label == p.predicted => writeln!(out, "; true class {}: right", name(label))?,
+            Some(label) if label == predicted => writeln!(out, "; true class {}: right", name(label))?,
             Some(label) => writeln!(out, "; true class {}: wrong", name(label))?,
             None => writeln!(out)?,
         }
-        let width = p.probabilities.iter().enumerate().map(|(c, _)| name(c).len()).max().unwrap_or(0).max(5);
+        let width = (0..probabilities.len()).map(|c| name(c).len()).max().unwrap_or(0).max(5);
         writeln!(out, "{:<width$}  probability", "class")?;
-        for (class, &probability) in p.probabilities.iter().enumerate() {
+        for (class, &probability) in probabilities.iter().enumerate() {
             let bar = "#".repeat((probability.clamp(0.0, 1.0) * BAR).round() as usize);
             let mark = if Some(class) == p.label { " <- true class" } else { "" };
             let tail = format!("{bar}{mark}");

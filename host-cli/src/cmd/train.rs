@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use host_cli::arch::{self, Architecture};
-use host_cli::data::{self, DatasetSpec, Kind, LabelColumn, Request, Table};
+use host_cli::data::{self, DatasetSpec, Kind, LabelColumn, Request, Table, Task};
 use host_cli::evaluate::{Recorded, check_recorded_columns};
 use host_cli::modelfile::{self, ModelFile};
 use host_cli::optim::AnyOptimizer;
 use host_cli::prepare;
-use host_cli::report::{DataReport, TrainReport, number};
+use host_cli::regression::{self, RegressionEpoch, RegressionTraining, TargetScaling};
+use host_cli::report::{DataReport, RegressionReport, TrainReport, number};
 use host_cli::run::{EpochRecord, Outcome, RunOptions, Start, Training};
 use host_cli::split::{Indices, SplitError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -106,6 +107,8 @@ struct Plan {
     test_fraction: f64,
     start: Start,
     request: Request,
+    /// The targets' scaling a --resume or --init model records (regression).
+    stored_targets: Option<(f64, f64)>,
 }
 
 impl Cmd {
@@ -118,9 +121,6 @@ impl Cmd {
             check_writable(out)?;
         }
         let mut table = plan.spec.read(&plan.request)?;
-        if table.is_regression() {
-            bail!("--task regression is not available yet: the training engine fits classes only");
-        }
         let indices = prepare::split(&table, plan.test_fraction, plan.options.seed)
             .map_err(|e| test_fraction_error(plan.test_fraction, &e))?;
         let arch = self.shape(&mut plan, &mut table, &indices)?;
@@ -130,6 +130,9 @@ impl Cmd {
                 "invalid --batch-size {batch_size}: larger than the {train_samples} training samples \
                  (use at most {train_samples}, which takes one step per epoch)"
             );
+        }
+        if table.is_regression() {
+            return self.run_regression(&plan, &table, &indices, &arch);
         }
 
         let bar = self.progress_bar(plan.options.train.epochs);
@@ -169,27 +172,10 @@ impl Cmd {
         outcome.confusion.iter_mut().for_each(|row| row.truncate(classes));
 
         if outcome.interrupted {
-            let path =
-                self.out.clone().unwrap_or_else(|| PathBuf::from(format!("{}-interrupted.mlpm", plan.spec.name)));
-            modelfile::write_atomic(&path, &outcome.checkpoint)?;
             let done = outcome.first_epoch + outcome.history.len() as u32;
-            eprintln!(
-                "interrupted after epoch {done} of {}: saved a checkpoint to {}; continue with: host-cli train {} --resume {}",
-                plan.options.train.epochs,
-                path.display(),
-                self.data.command_words(),
-                path.display()
-            );
-            return Err(Interrupted.into());
+            return self.interrupted(&plan, &outcome.checkpoint, done);
         }
-        if let Some(out) = &self.out {
-            let (bytes, what) =
-                if self.checkpoint { (&outcome.checkpoint, "checkpoint") } else { (&outcome.model, "model") };
-            modelfile::write_atomic(out, bytes)?;
-            if !self.json {
-                eprintln!("saved the {what} to {}", out.display());
-            }
-        }
+        self.save(&outcome.model, &outcome.checkpoint)?;
 
         let train_counts: Vec<usize> = {
             let mut counts = vec![0; classes];
@@ -207,6 +193,92 @@ impl Cmd {
             report.write_human(&mut out)?;
         }
         out.flush()?;
+        Ok(())
+    }
+
+    /// Trains on numeric targets ([`host_cli::regression`]) and reports R² and RMSE.
+    fn run_regression(&self, plan: &Plan, table: &Table, indices: &Indices, arch: &Architecture) -> anyhow::Result<()> {
+        // A resumed or fine-tuned network keeps the targets' scaling it learned with.
+        let targets = match plan.stored_targets {
+            Some((offset, scale)) => TargetScaling { offset, scale },
+            None => TargetScaling::of(table, &indices.train)?,
+        };
+        let mut recorded = Recorded::of_run(plan.spec, table, &plan.request, plan.options.seed, plan.test_fraction);
+        recorded.target_offset = Some(targets.offset);
+        recorded.target_scale = Some(targets.scale);
+        let metadata = recorded.to_metadata();
+        let bar = self.progress_bar(plan.options.train.epochs);
+        let on_epoch = |record: &RegressionEpoch| {
+            bar.set_message(format!(
+                "epoch {}/{}  loss {:.4}  train RMSE {:.4}  test RMSE {:.4}",
+                record.epoch, plan.options.train.epochs, record.loss, record.train_rmse, record.test_rmse
+            ));
+            bar.inc(1);
+        };
+        let training = RegressionTraining {
+            table,
+            train: &indices.train,
+            test: &indices.test,
+            targets,
+            options: &plan.options,
+            start: &plan.start,
+            stop: Some(&STOP),
+            metadata: &metadata,
+            on_epoch,
+        };
+        let result = regression::with_network(arch, training);
+        bar.finish_and_clear();
+        let outcome = result?.map_err(|e| match e.downcast::<Error>() {
+            Ok(e) => training_error(e, &plan.options),
+            Err(e) => e,
+        })?;
+        if outcome.interrupted {
+            let done = outcome.first_epoch + outcome.history.len() as u32;
+            return self.interrupted(plan, &outcome.checkpoint, done);
+        }
+        self.save(&outcome.model, &outcome.checkpoint)?;
+        let report = RegressionReport::new(
+            DataReport::of(table, &recorded),
+            arch,
+            &plan.options,
+            plan.test_fraction,
+            targets,
+            &outcome,
+        );
+        let mut out = io::stdout().lock();
+        if self.json {
+            let line = serde_json::to_string(&report).context("cannot serialise the report")?;
+            writeln!(out, "{line}")?;
+        } else {
+            report.write_human(&mut out)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Saves the checkpoint of an interrupted run, says how to resume it, and ends with [`Interrupted`].
+    fn interrupted(&self, plan: &Plan, checkpoint: &[u8], done: u32) -> anyhow::Result<()> {
+        let path = self.out.clone().unwrap_or_else(|| PathBuf::from(format!("{}-interrupted.mlpm", plan.spec.name)));
+        modelfile::write_atomic(&path, checkpoint)?;
+        eprintln!(
+            "interrupted after epoch {done} of {}: saved a checkpoint to {}; continue with: host-cli train {} --resume {}",
+            plan.options.train.epochs,
+            path.display(),
+            self.data.command_words(),
+            path.display()
+        );
+        Err(Interrupted.into())
+    }
+
+    /// Writes the model, or with --checkpoint the checkpoint, to --out.
+    fn save(&self, model: &[u8], checkpoint: &[u8]) -> anyhow::Result<()> {
+        if let Some(out) = &self.out {
+            let (bytes, what) = if self.checkpoint { (checkpoint, "checkpoint") } else { (model, "model") };
+            modelfile::write_atomic(out, bytes)?;
+            if !self.json {
+                eprintln!("saved the {what} to {}", out.display());
+            }
+        }
         Ok(())
     }
 
@@ -235,11 +307,14 @@ impl Cmd {
             // The moons of a resumed run are those of its split's seed.
             request.moons.seed = seed;
             let options = RunOptions { train, init, seed, threads: None };
-            return Ok(Plan { spec, arch: Some(arch), options, test_fraction, start: Start::Resume(file), request });
+            let stored_targets = recorded.target_offset.zip(recorded.target_scale);
+            let start = Start::Resume(file);
+            return Ok(Plan { spec, arch: Some(arch), options, test_fraction, start, request, stored_targets });
         }
         let mut train = self.train.config(&spec.defaults)?;
         let test_fraction = self.data.test_fraction()?;
         let mut request = self.data.request()?;
+        let mut stored_targets = None;
         let (arch, start) = match &self.init_from {
             Some(path) => {
                 let file = ModelFile::read(path)?;
@@ -259,6 +334,11 @@ impl Cmd {
                 if let (None, Some(label)) = (&self.data.label_column, &recorded.label_column) {
                     request.csv.label = LabelColumn::Named(label.clone());
                 }
+                if let (None, Some(task)) = (self.data.task, recorded.task.as_deref()) {
+                    request.csv.task =
+                        if task == Task::Regression.name() { Task::Regression } else { Task::Classification };
+                }
+                stored_targets = recorded.target_offset.zip(recorded.target_scale);
                 (Some(arch), Start::Init(file))
             }
             // A CSV file's shape is known once it is read.
@@ -277,7 +357,7 @@ impl Cmd {
             None => (Some(self.arch.architecture(spec)?), Start::Fresh),
         };
         let options = RunOptions { train, init, seed: self.data.seed, threads: None };
-        Ok(Plan { spec, arch, options, test_fraction, start, request })
+        Ok(Plan { spec, arch, options, test_fraction, start, request, stored_targets })
     }
 
     /// The network for `table`: the plan's (a model file's, checked against
@@ -325,9 +405,11 @@ impl Cmd {
                 if spec.standardise {
                     table.standardise(&indices.train)?;
                 }
-                if (arch.inputs, arch.outputs) != (features, classes) {
+                // A regression network's first output predicts; the others give their target, 0.
+                let (outputs, bias) = if table.is_regression() { (1, 0.0) } else { (classes, modelfile::MASKED_BIAS) };
+                if (arch.inputs, arch.outputs) != (features, outputs) {
                     let initial = modelfile::initial_model(&arch, plan.options.init, plan.options.seed)?;
-                    let bytes = modelfile::mask_padding(&initial, features, classes)?;
+                    let bytes = modelfile::mask_outputs(&initial, features, outputs, bias)?;
                     let path = PathBuf::from(format!("(initial weights of {})", arch.name()));
                     plan.start = Start::Init(ModelFile { path, bytes });
                 }
