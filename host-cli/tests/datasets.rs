@@ -303,8 +303,8 @@ fn regression_reports_r2_and_rmse_everywhere() {
     assert!(r2 > 0.95, "test R² {r2}");
     assert!(trained["test_rmse"].as_f64().unwrap() < 60.0, "{trained}");
     assert_eq!((trained["task"].as_str(), trained["architecture"].as_str()), (Some("regression"), Some("16-16-10")));
-    let text = text(&host_cli(d, &args).stdout);
-    assert!(text.contains("R²") && text.contains("RMSE"), "{text}");
+    let report = text(&host_cli(d, &args).stdout);
+    assert!(report.contains("R²") && report.contains("RMSE"), "{report}");
 
     let eval = json(d, &["eval", "m.mlpm", "csv", "houses.csv", "--json"]);
     assert_eq!(
@@ -319,6 +319,11 @@ fn regression_reports_r2_and_rmse_everywhere() {
     let predicted = json(d, &["predict", "m.mlpm", "--input", "new.csv", "--json"]);
     let value = predicted["predictions"][0]["value"].as_f64().unwrap();
     assert!((value - 1000.0).abs() < 100.0, "at the origin the price is about 1000: {value}");
+
+    let c = text(&host_cli(d, &["export", "m.mlpm", "--format", "c"]).stdout);
+    assert!(c.contains("#define MLP_TARGET_OFFSET") && c.contains("output 0 is the prediction"), "{c}");
+    let rust = text(&host_cli(d, &["export", "m.mlpm", "--format", "rust"]).stdout);
+    assert!(rust.contains("pub const TARGET_SCALE: f64 = "), "{rust}");
 
     // Two epochs and two more from the checkpoint are four epochs.
     let four = json(d, &[&args[..7], &["--epochs", "4", "--json"]].concat());

@@ -338,6 +338,21 @@ fn lr_help() -> String {
     format!("Base learning rate, positive {}", per_dataset.join(" "))
 }
 
+/// A flag's help with each data set's default, data sets of one default
+/// together: `Passes over the training set [digits, iris, csv: 100; moons: 200]`.
+fn defaults_help(text: &str, value: fn(&Defaults) -> String) -> String {
+    let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+    for spec in data::DATASETS {
+        let v = value(&spec.defaults);
+        match groups.iter_mut().find(|(g, _)| *g == v) {
+            Some((_, names)) => names.push(spec.name),
+            None => groups.push((v, vec![spec.name])),
+        }
+    }
+    let shown: Vec<String> = groups.iter().map(|(v, names)| format!("{}: {v}", names.join(", "))).collect();
+    format!("{text} [{}]", shown.join("; "))
+}
+
 /// One `--hidden` entry: a layer width, spaces around it allowed ("64, 32").
 fn parse_layer_size(text: &str) -> Result<usize, String> {
     let text = text.trim();
@@ -347,12 +362,12 @@ fn parse_layer_size(text: &str) -> Result<usize, String> {
 /// How to train: epochs, batches, the update rule, its schedule and penalties.
 #[derive(Debug, Args)]
 pub struct OptimizerArgs {
-    /// Passes over the training set [digits: 100].
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          help = defaults_help("Passes over the training set", |d| d.epochs.to_string()))]
     pub epochs: Option<u64>,
 
-    /// Samples per optimizer step, at most the number of training samples [digits: 32].
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          help = defaults_help("Samples per optimizer step, at most the number of training samples", |d| d.batch_size.to_string()))]
     pub batch_size: Option<usize>,
 
     /// The update rule [default: momentum].
@@ -391,8 +406,8 @@ pub struct OptimizerArgs {
     #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
 
-    /// L2 penalty on weights, scikit-learn scaling: gradient += l2·W/batch [digits: 1e-3; adamw 0].
-    #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true)]
+    #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true,
+          help = defaults_help("L2 penalty on weights, scikit-learn scaling: gradient += l2·W/batch (adamw: 0)", |d| number(d.l2)))]
     pub l2: Option<f64>,
 
     /// L1 penalty on weights: gradient += l1·sign(W)/batch.

@@ -1,5 +1,6 @@
-//! `host-cli eval MODEL DATASET`: a saved model's accuracy, per-class scores
-//! and confusion matrix on the test split it was trained beside.
+//! `host-cli eval MODEL DATASET [FILE]`: a saved model's accuracy, per-class
+//! scores and confusion matrix (or R² and RMSE) on the test split it was
+//! trained beside.
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -19,8 +20,10 @@ use super::args::DataArgs;
 /// The split is the one the model was trained beside, so that none of its
 /// test samples are ones it trained on: the seed and test fraction its file
 /// records (`host-cli train --out` writes them), or the flags' for a model
-/// that records none. Prints the accuracy, each class's precision, recall and
-/// F1 with their macro averages, and the confusion matrix.
+/// that records none, read as the model records (a CSV file's columns, the
+/// moons' points) and scaled as it was trained. Prints the accuracy, each
+/// class's precision, recall and F1 with their macro averages, and the
+/// confusion matrix; for a regression model, R², RMSE and MAE.
 #[derive(Debug, Args)]
 pub struct Cmd {
     /// The model file (as `host-cli train --out FILE` writes it).

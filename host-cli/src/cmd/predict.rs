@@ -25,7 +25,8 @@ const MAX_INPUT_BYTES: u64 = 64 << 20;
 /// Either one sample of the data set's test split (the split the model
 /// records, as `eval` uses it) with its true class, or every line of a CSV
 /// file. Prints the predicted class and every class's probability (softmax),
-/// and, for 8×8 digits, the picture.
+/// and, for 8×8 digits, the picture; for a regression model, the predicted
+/// value. Inputs are scaled as the model was trained (its scaling section).
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("samples").required(true).args(["sample", "input"])))]
 pub struct Cmd {

@@ -91,15 +91,23 @@ fn write_header(out: &mut String, exported: &Exported, source: &str) -> std::fmt
     }
     if let Some((features, classes)) = exported.padding() {
         writeln!(out)?;
+        let outputs = match exported.regression() {
+            Some(_) => format!("output 0 is the prediction, outputs 1 to {} are always 0", exported.outputs() - 1),
+            None => format!("outputs {classes} to {} stand for no class and never win", exported.outputs() - 1),
+        };
         writeln!(
             out,
-            "/* Trained on {features} features and {classes} classes: inputs {features} to {} are padding (pass 0), \
-             outputs {classes} to {} stand for no class and never win. */",
+            "/* Trained on {features} features: inputs {features} to {} are padding (pass 0); {outputs}. */",
             exported.inputs() - 1,
-            exported.outputs() - 1
         )?;
         writeln!(out, "#define MLP_FEATURES {features}")?;
         writeln!(out, "#define MLP_CLASSES {classes}")?;
+    }
+    if let Some((offset, scale)) = exported.regression() {
+        writeln!(out)?;
+        writeln!(out, "/* A regression network: the prediction is out[0] * MLP_TARGET_SCALE + MLP_TARGET_OFFSET. */")?;
+        writeln!(out, "#define MLP_TARGET_OFFSET {offset:?}")?;
+        writeln!(out, "#define MLP_TARGET_SCALE {scale:?}")?;
     }
     write_activations(out, exported)?;
     write_forward(out, exported)?;

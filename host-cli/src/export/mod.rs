@@ -115,10 +115,26 @@ impl Exported {
     /// `host_cli::modelfile::mask_padding`). From the metadata `host-cli
     /// train` writes; `None` when the network is exactly the data's.
     pub fn padding(&self) -> Option<(usize, usize)> {
-        let recorded = crate::evaluate::Recorded::from_metadata(self.metadata.as_deref().unwrap_or(""));
+        let recorded = self.recorded();
         let features = recorded.features.filter(|&f| f <= self.inputs()).unwrap_or(self.inputs());
-        let classes = recorded.classes.filter(|&c| c <= self.outputs()).unwrap_or(self.outputs());
+        // A regression network predicts with its first output alone.
+        let used = if self.regression().is_some() { Some(1) } else { recorded.classes };
+        let classes = used.filter(|&c| c <= self.outputs()).unwrap_or(self.outputs());
         ((features, classes) != (self.inputs(), self.outputs())).then_some((features, classes))
+    }
+
+    /// A regression network's target scaling, `(offset, scale)`: its
+    /// prediction is `output[0] · scale + offset` (from the metadata).
+    pub fn regression(&self) -> Option<(f64, f64)> {
+        let recorded = self.recorded();
+        if recorded.task.as_deref() != Some(crate::data::Task::Regression.name()) {
+            return None;
+        }
+        recorded.target_offset.zip(recorded.target_scale)
+    }
+
+    fn recorded(&self) -> crate::evaluate::Recorded {
+        crate::evaluate::Recorded::from_metadata(self.metadata.as_deref().unwrap_or(""))
     }
 
     /// Inputs of the first layer.

@@ -56,12 +56,26 @@ fn write_source(out: &mut String, exported: &Exported, source: &str) -> std::fmt
         writeln!(out, "#[allow(dead_code)]")?;
         writeln!(out, "pub const FEATURES: usize = {features};")?;
         writeln!(out)?;
-        writeln!(
-            out,
-            "/// Classes of the data: outputs from `CLASSES` to [`OUTPUTS`] stand for no class and never win."
-        )?;
+        if exported.regression().is_some() {
+            writeln!(out, "/// Outputs used: the first is the prediction, the others are always 0.")?;
+        } else {
+            writeln!(
+                out,
+                "/// Classes of the data: outputs from `CLASSES` to [`OUTPUTS`] stand for no class and never win."
+            )?;
+        }
         writeln!(out, "#[allow(dead_code)]")?;
         writeln!(out, "pub const CLASSES: usize = {classes};")?;
+        writeln!(out)?;
+    }
+    if let Some((offset, scale)) = exported.regression() {
+        writeln!(out, "/// A regression network's prediction is `output[0] * TARGET_SCALE + TARGET_OFFSET`.")?;
+        writeln!(out, "#[allow(dead_code)]")?;
+        writeln!(out, "pub const TARGET_OFFSET: f64 = {offset:?};")?;
+        writeln!(out)?;
+        writeln!(out, "/// See [`TARGET_OFFSET`].")?;
+        writeln!(out, "#[allow(dead_code)]")?;
+        writeln!(out, "pub const TARGET_SCALE: f64 = {scale:?};")?;
         writeln!(out)?;
     }
     writeln!(out, "/// The trained {arch} network from `{source}`{checksum}, bit for bit.")?;
