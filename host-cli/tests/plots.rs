@@ -372,7 +372,7 @@ impl host_cli::source::SampleSource for Blobs {
     }
 
     fn features_into(&self, index: usize, out: &mut [f32]) {
-        let side = if index % 2 == 0 { -1.0 } else { 1.0 };
+        let side = if index.is_multiple_of(2) { -1.0 } else { 1.0 };
         out.copy_from_slice(&[side * (1.0 + index as f32 / 20.0), index as f32 / 10.0 - 1.0]);
     }
 
