@@ -36,6 +36,12 @@ pub struct Cmd {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+
+    /// Draw the confusion matrix to FILE (.png or .svg), the misclassified samples of picture data
+    /// (digits, MNIST) to FILE-misclassified.png, the decision boundary of two-feature data to
+    /// FILE-boundary.png (or .svg).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
 }
 
 /// What `eval` reports, as text or JSON.
@@ -82,6 +88,7 @@ struct RegressionEvalReport {
 
 impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
+        let figure = self.plot.as_ref().map(host_cli::plot::Figure::new).transpose()?;
         let file = ModelFile::read(&self.model)?;
         let spec = self.data.dataset;
         let arch = evaluate::architecture_for(&file, spec)?;
@@ -94,6 +101,9 @@ impl Cmd {
         let (table, indices) = evaluate::model_samples(&file, spec, &request, &choice)?;
         let test = indices.test_of(&table);
         if table.is_regression() {
+            if figure.is_some() {
+                bail!("--plot draws classification models; it does not apply to a regression model");
+            }
             let targets = match (recorded.target_offset, recorded.target_scale) {
                 (Some(offset), Some(scale)) => TargetScaling { offset, scale },
                 _ => {
@@ -145,6 +155,12 @@ impl Cmd {
         let evaluator = Evaluator { file: &file, source: &test, classes: table.class_count() };
         let measured = evaluate::with_network(&arch, evaluator)?;
         let scores = evaluate::scores(&measured.confusion);
+        if let Some(figure) = &figure {
+            let written = host_cli::plot::pictures::evaluation(figure, &arch, &file.bytes, &test, &measured.confusion)?;
+            if !self.json {
+                written.iter().for_each(|path| eprintln!("drew {}", path.display()));
+            }
+        }
         let report = EvalReport {
             model: file.path.display().to_string(),
             architecture: arch.name(),

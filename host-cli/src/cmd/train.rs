@@ -50,6 +50,11 @@ pub struct Cmd {
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
 
+    /// Draw the loss and accuracy per epoch to FILE (.png or .svg); with two features, the decision
+    /// boundary too, to FILE-boundary.png (or .svg).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+
     /// Save the training state with the model (optimizer state, epoch, shuffle generator, configuration),
     /// so that --resume can continue it bit for bit.
     #[arg(long, requires = "out")]
@@ -120,6 +125,7 @@ impl Cmd {
         if let Some(out) = &self.out {
             check_writable(out)?;
         }
+        let figure = self.plot.as_ref().map(host_cli::plot::Figure::new).transpose()?;
         let mut table = plan.spec.read(&plan.request)?;
         let indices = prepare::split(&table, plan.test_fraction, plan.options.seed)
             .map_err(|e| test_fraction_error(plan.test_fraction, &e))?;
@@ -132,6 +138,9 @@ impl Cmd {
             );
         }
         if table.is_regression() {
+            if figure.is_some() {
+                bail!("--plot draws classification runs; it does not apply to --task regression");
+            }
             return self.run_regression(&plan, &table, &indices, &arch);
         }
 
@@ -176,6 +185,12 @@ impl Cmd {
             return self.interrupted(&plan, &outcome.checkpoint, done);
         }
         self.save(&outcome.model, &outcome.checkpoint)?;
+        if let Some(figure) = &figure {
+            let written = host_cli::plot::pictures::training(figure, &outcome.history, &arch, &outcome.model, &train)?;
+            if !self.json {
+                written.iter().for_each(|path| eprintln!("drew {}", path.display()));
+            }
+        }
 
         let train_counts: Vec<usize> = {
             let mut counts = vec![0; classes];
