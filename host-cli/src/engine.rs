@@ -220,24 +220,29 @@ struct Scratch {
     index: Vec<u32>,
     /// Their values.
     value: Vec<f32>,
-    /// Two buffers of activations for evaluation (one layer in, one out).
-    ping: Vec<f32>,
-    pong: Vec<f32>,
+    /// The non-zero inputs of every sample of a chunk, one list after the
+    /// other (see [`first_layer`]): indices, values, and where each sample's
+    /// list starts (`GROUP + 1` entries).
+    first_index: Vec<u32>,
+    first_value: Vec<f32>,
+    first_start: Vec<usize>,
 }
 
 impl Scratch {
-    fn new(widest: usize) -> Mutex<Self> {
+    fn new(layout: &Layout) -> Mutex<Self> {
+        let inputs = layout.shapes[0].inputs;
         Mutex::new(Scratch {
-            index: vec![0; widest],
-            value: vec![0.0; widest],
-            ping: vec![0.0; widest],
-            pong: vec![0.0; widest],
+            index: vec![0; layout.widest],
+            value: vec![0.0; layout.widest],
+            first_index: vec![0; GROUP * inputs],
+            first_value: vec![0.0; GROUP * inputs],
+            first_start: vec![0; GROUP + 1],
         })
     }
 }
 
-fn scratches(threads: usize, widest: usize) -> Vec<Mutex<Scratch>> {
-    (0..threads).map(|_| Scratch::new(widest)).collect()
+fn scratches(threads: usize, layout: &Layout) -> Vec<Mutex<Scratch>> {
+    (0..threads).map(|_| Scratch::new(layout)).collect()
 }
 
 /// Whether this CPU can run `unit`; AVX2 falls back to the baseline where it cannot.
@@ -295,7 +300,7 @@ where
         return Err(Error::InputLength { expected: layout.shapes[0].inputs, found: data.feature_count() });
     }
     let mut rows = Aligned::new(GROUP * layout.stride);
-    let scratch = scratches(team.threads(), layout.widest);
+    let scratch = scratches(team.threads(), &layout);
     let layers = layout.shapes.len();
     learner.epoch_over(data.len(), |net, state, plan| {
         // Layers in front of the frozen ones need no gradient, nor deltas.
@@ -306,8 +311,10 @@ where
             .enumerate()
             .map(|(l, s)| vec![0.0; if l > lowest { s.inputs * s.outputs } else { 0 }])
             .collect();
-        let mut samples = [0usize; GROUP];
+        let (mut samples, mut upcoming) = ([0usize; GROUP], [0usize; GROUP]);
         let (mut loss_sum, mut correct) = (0.0f32, 0usize);
+        let order = plan.order();
+        let mut offset = 0;
         for batch in plan.batches() {
             {
                 let params = params_of(&*net);
@@ -318,14 +325,26 @@ where
                     for (s, i) in samples.iter_mut().zip(group) {
                         *s = i.index();
                     }
+                    // The samples a group further on in the order, which phase 1 asks the
+                    // source to bring into the cache while it reads this group's.
+                    let ahead = order.get(offset + group.len()..).unwrap_or_default();
+                    for (u, i) in upcoming.iter_mut().zip(ahead.iter().chain(core::iter::repeat(&group[0]))) {
+                        *u = i.index();
+                    }
+                    offset += group.len();
                     let rows = &mut rows.get_mut()[..group.len() * layout.stride];
+                    // Samples per claim: the group shared among the threads, so that each
+                    // streams the first layer's weights once for all its samples.
+                    let chunk = group.len().div_ceil(team.threads()).max(8);
                     let one = PhaseOne {
                         layout: &layout,
                         params: &params,
                         transposed: &transposed,
                         source: data,
                         samples: &samples[..group.len()],
-                        rows: Claims::new(rows, layout.stride),
+                        upcoming: &upcoming[..group.len()],
+                        rows: Claims::new(&mut *rows, chunk * layout.stride),
+                        chunk,
                         scratch: &scratch,
                         lowest,
                     };
@@ -393,8 +412,11 @@ struct PhaseOne<'a> {
     source: &'a dyn SampleSource,
     /// The group's samples, as indices into `source`.
     samples: &'a [usize],
-    /// One row per sample.
+    /// As many samples further on, to prefetch.
+    upcoming: &'a [usize],
+    /// One row per sample, claimed `chunk` rows at a time.
     rows: Claims<'a, f32>,
+    chunk: usize,
     scratch: &'a [Mutex<Scratch>],
     /// The lowest layer that trains.
     lowest: usize,
@@ -414,62 +436,123 @@ fn phase_one<const K: usize>(unit: VectorUnit, job: &PhaseOne<'_>, thread: usize
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn phase_one_avx2<const K: usize>(job: &PhaseOne<'_>, thread: usize) {
-    phase_one_with::<K, 64>(job, thread);
+    phase_one_with::<K, Avx2Lanes>(job, thread);
 }
 
 #[inline(never)]
 fn phase_one_baseline<const K: usize>(job: &PhaseOne<'_>, thread: usize) {
-    phase_one_with::<K, 32>(job, thread);
+    phase_one_with::<K, BaselineLanes>(job, thread);
 }
 
-/// Phase 1 for every sample this thread claims, with output blocks of `WIDE`.
+/// Phase 1 for every chunk of samples this thread claims.
 #[inline(always)]
-fn phase_one_with<const K: usize, const WIDE: usize>(job: &PhaseOne<'_>, thread: usize) {
+fn phase_one_with<const K: usize, U: Lanes>(job: &PhaseOne<'_>, thread: usize) {
     let mut scratch = job.scratch[thread].lock().unwrap_or_else(|e| e.into_inner());
-    let Scratch { index, value, .. } = &mut *scratch;
+    let scratch = &mut *scratch;
     let layout = job.layout;
     let shapes = &layout.shapes;
     let last = shapes.len() - 1;
-    while let Some((s, row)) = job.rows.claim() {
-        let sample = job.samples[s];
-        job.source.features_into(sample, &mut row[..shapes[0].inputs]);
-        for (l, shape) in shapes.iter().enumerate() {
-            let (before, after) = row.split_at_mut(layout.act[l]);
-            let input = &before[layout.input(l)..][..shape.inputs];
-            let z = &mut after[..shape.outputs];
-            let n = nonzeros(input, index, value);
-            let p = job.params[l];
-            blocks::<WIDE, _>(
-                shape.outputs,
-                &mut Forward { p, outputs: shape.outputs, index: &index[..n], value: &value[..n], z },
-            );
-            activate(shape.activation, z);
+    while let Some((c, rows)) = job.rows.claim() {
+        let samples = &job.samples[c * job.chunk..][..rows.len() / layout.stride];
+        let upcoming = &job.upcoming[c * job.chunk..][..samples.len()];
+        for ((row, &sample), &next) in rows.chunks_exact_mut(layout.stride).zip(samples).zip(upcoming) {
+            job.source.prefetch(next);
+            job.source.features_into(sample, &mut row[..shapes[0].inputs]);
         }
-        let (before, after) = row.split_at_mut(layout.delta[0]);
-        let logits: &[f32; K] = before[layout.act[last]..][..K].try_into().expect("the last layer has K outputs");
-        let label = job.source.label(sample);
-        let mut gradient = [0.0f32; K];
-        let loss = <SoftmaxCrossEntropy as Loss<f32, K>>::loss_and_gradient(logits, &label, &mut gradient);
-        let hit = <SoftmaxCrossEntropy as Loss<f32, K>>::predicted_class(logits) == label;
-        // `after` starts at δ_0; δ_l at `layout.delta[l] - layout.delta[0]`.
-        let base = layout.delta[0];
-        let d_last = &mut after[layout.delta[last] - base..][..K];
-        d_last.copy_from_slice(&gradient);
-        times_derivative(shapes[last].activation, &before[layout.act[last]..][..K], d_last);
-        for l in (job.lowest + 1..=last).rev() {
-            let (below, above) = after.split_at_mut(layout.delta[l] - base);
-            let d = &above[..shapes[l].outputs];
-            let dx = &mut below[layout.delta[l - 1] - base..][..shapes[l].inputs];
-            blocks::<WIDE, _>(
-                shapes[l].inputs,
-                &mut Backward { transposed: &job.transposed[l], inputs: shapes[l].inputs, delta: d, dx: &mut *dx },
-            );
-            times_derivative(shapes[l - 1].activation, &before[layout.act[l - 1]..][..shapes[l].inputs], dx);
+        first_layer::<U>(layout, job.params[0], rows, scratch);
+        for (row, &sample) in rows.chunks_exact_mut(layout.stride).zip(samples) {
+            let (before, after) = row.split_at_mut(layout.delta[0]);
+            for (l, shape) in shapes.iter().enumerate().skip(1) {
+                let (inputs, outputs) = before.split_at_mut(layout.act[l]);
+                let input = &inputs[layout.input(l)..][..shape.inputs];
+                let z = &mut outputs[..shape.outputs];
+                // SAFETY: `U`'s kernels run only where its features were detected (see `Lanes::nonzeros`).
+                let n = unsafe { U::nonzeros(input, &mut scratch.index, &mut scratch.value) };
+                forward_one::<U>(job.params[l], shape.outputs, &scratch.index[..n], &scratch.value[..n], z);
+                activate(shape.activation, z);
+            }
+            let logits: &[f32; K] = before[layout.act[last]..][..K].try_into().expect("the last layer has K outputs");
+            let label = job.source.label(sample);
+            let mut gradient = [0.0f32; K];
+            let loss = <SoftmaxCrossEntropy as Loss<f32, K>>::loss_and_gradient(logits, &label, &mut gradient);
+            let hit = <SoftmaxCrossEntropy as Loss<f32, K>>::predicted_class(logits) == label;
+            // `after` starts at δ_0; δ_l at `layout.delta[l] - layout.delta[0]`.
+            let base = layout.delta[0];
+            let d_last = &mut after[layout.delta[last] - base..][..K];
+            d_last.copy_from_slice(&gradient);
+            times_derivative(shapes[last].activation, &before[layout.act[last]..][..K], d_last);
+            for l in (job.lowest + 1..=last).rev() {
+                let (below, above) = after.split_at_mut(layout.delta[l] - base);
+                let d = &above[..shapes[l].outputs];
+                let dx = &mut below[layout.delta[l - 1] - base..][..shapes[l].inputs];
+                let mut backward =
+                    Backward { transposed: &job.transposed[l], inputs: shapes[l].inputs, delta: d, dx: &mut *dx };
+                U::blocks(shapes[l].inputs, &mut backward);
+                times_derivative(shapes[l - 1].activation, &before[layout.act[l - 1]..][..shapes[l].inputs], dx);
+            }
+            after[layout.loss - base] = loss;
+            after[layout.loss - base + 1] = if hit { 1.0 } else { 0.0 };
         }
-        after[layout.loss - base] = loss;
-        after[layout.loss - base + 1] = if hit { 1.0 } else { 0.0 };
     }
 }
+
+/// The first layer for a chunk of rows, whose inputs are in place.
+///
+/// A 784×128 weight matrix (400 KB) fits in the L2 cache but not in L1, so
+/// one sample at a time would stream the columns of its non-zero inputs
+/// from L2 for every sample. Instead the inputs are taken in tiles of
+/// columns small enough for L1 (32 KB of weights), and each tile is applied
+/// to every sample of the chunk before the next: each sample's sums are
+/// held in registers over its non-zero inputs of the tile, then stored
+/// until the next tile. Every output's sum still runs `(b + 0) + w₀x₀ +
+/// w₁x₁ + …` over its sample's inputs in order.
+#[inline(always)]
+fn first_layer<U: Lanes>(layout: &Layout, p: Params<'_>, rows: &mut [f32], scratch: &mut Scratch) {
+    let shape = layout.shapes[0];
+    let (stride, at) = (layout.stride, layout.act[0]);
+    let Scratch { first_index: index, first_value: value, first_start: start, .. } = scratch;
+    start[0] = 0;
+    for (s, row) in rows.chunks_exact_mut(stride).enumerate() {
+        // SAFETY: `U`'s kernels run only where its features were detected (see `Lanes::nonzeros`).
+        let n = unsafe { U::nonzeros(&row[..shape.inputs], &mut index[start[s]..], &mut value[start[s]..]) };
+        start[s + 1] = start[s] + n;
+        // `+ 0`: a bias of −0 becomes +0, so no sum is −0 and skipped zero inputs change nothing.
+        for (z, &b) in row[at..][..shape.outputs].iter_mut().zip(p.biases) {
+            *z = b + 0.0;
+        }
+    }
+    let samples = rows.len() / stride;
+    let tile = (TILE_BYTES / (4 * shape.outputs)).max(8) as u32;
+    let mut cursor = [0usize; GROUP];
+    cursor[..samples].copy_from_slice(&start[..samples]);
+    let mut first_column = 0u32;
+    while (first_column as usize) < shape.inputs {
+        let end_column = first_column.saturating_add(tile);
+        for (s, row) in rows.chunks_exact_mut(stride).enumerate() {
+            let from = cursor[s];
+            let to = from + index[from..start[s + 1]].iter().take_while(|&&j| j < end_column).count();
+            cursor[s] = to;
+            if to > from {
+                let z = &mut row[at..][..shape.outputs];
+                let mut sums = Accumulate {
+                    weights: p.weights,
+                    outputs: shape.outputs,
+                    index: &index[from..to],
+                    value: &value[from..to],
+                    z,
+                };
+                U::blocks(shape.outputs, &mut sums);
+            }
+        }
+        first_column = end_column;
+    }
+    for row in rows.chunks_exact_mut(stride) {
+        activate(shape.activation, &mut row[at..][..shape.outputs]);
+    }
+}
+
+/// Bytes of first-layer weights per tile: most of a 48 KB L1 data cache.
+const TILE_BYTES: usize = 32 * 1024;
 
 /// What every thread needs for phase 2 of a group.
 struct PhaseTwo<'a> {
@@ -518,17 +601,17 @@ fn phase_two(unit: VectorUnit, job: &PhaseTwo<'_>, thread: usize) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn phase_two_avx2(job: &PhaseTwo<'_>, _thread: usize) {
-    phase_two_with::<64>(job);
+    phase_two_with::<Avx2Lanes>(job);
 }
 
 #[inline(never)]
 fn phase_two_baseline(job: &PhaseTwo<'_>, _thread: usize) {
-    phase_two_with::<32>(job);
+    phase_two_with::<BaselineLanes>(job);
 }
 
 /// Phase 2: every gradient block this thread claims, layer by layer.
 #[inline(always)]
-fn phase_two_with<const WIDE: usize>(job: &PhaseTwo<'_>) {
+fn phase_two_with<U: Lanes>(job: &PhaseTwo<'_>) {
     let layout = job.layout;
     let stride = layout.stride;
     let rows = &job.rows[..job.samples * stride];
@@ -554,11 +637,11 @@ fn phase_two_with<const WIDE: usize>(job: &PhaseTwo<'_>) {
                     x_at: input + first_column + c,
                     d_at: delta,
                 };
-                blocks::<WIDE, _>(shape.outputs, &mut column);
+                U::blocks(shape.outputs, &mut column);
             }
         }
         while let Some((_, g)) = biases.claim() {
-            blocks::<WIDE, _>(shape.outputs, &mut BiasSum { g, first: job.first, rows, stride, d_at: delta });
+            U::blocks(shape.outputs, &mut BiasSum { g, first: job.first, rows, stride, d_at: delta });
         }
     }
 }
@@ -591,9 +674,114 @@ trait BlockKernel {
     fn block<const W: usize>(&mut self, offset: usize);
 }
 
+/// What the kernels need to know of the vector unit they are compiled for.
+trait Lanes {
+    /// Calls `kernel` on blocks of outputs as wide as this unit keeps in
+    /// registers, then on smaller blocks for the rest.
+    fn blocks<K: BlockKernel>(outputs: usize, kernel: &mut K);
+
+    /// Lists the non-zero values of `x` and their indices, in order, at the
+    /// start of `index` and `value` (each at least as long as `x`); returns
+    /// how many. `-0.0` counts as zero, NaN as non-zero.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has the unit's features (the engine instantiates each unit's
+    /// kernels only inside functions compiled for it, called after [`usable`]).
+    unsafe fn nonzeros(x: &[f32], index: &mut [u32], value: &mut [f32]) -> usize;
+}
+
+/// SSE2, the x86-64 baseline (or whatever another target guarantees): 32
+/// outputs, eight registers of four.
+struct BaselineLanes;
+
+impl Lanes for BaselineLanes {
+    #[inline(always)]
+    fn blocks<K: BlockKernel>(outputs: usize, kernel: &mut K) {
+        blocks_of::<32, K>(outputs, kernel);
+    }
+    #[inline(always)]
+    unsafe fn nonzeros(x: &[f32], index: &mut [u32], value: &mut [f32]) -> usize {
+        scalar_nonzeros(x, 0, index, value, 0)
+    }
+}
+
+/// The non-zero values of `x` (whose first element is input `first`) and
+/// their indices, written from position `n` on; returns the new count.
+#[inline(always)]
+fn scalar_nonzeros(x: &[f32], first: usize, index: &mut [u32], value: &mut [f32], mut n: usize) -> usize {
+    for (k, &v) in x.iter().enumerate() {
+        if v != 0.0 {
+            index[n] = (first + k) as u32;
+            value[n] = v;
+            n += 1;
+        }
+    }
+    n
+}
+
+/// AVX2: 64 outputs, eight registers of eight. Only named inside
+/// `#[target_feature(enable = "avx2")]` functions, which run after the CPU
+/// was found to have AVX2 (see [`usable`]).
+#[cfg(target_arch = "x86_64")]
+struct Avx2Lanes;
+
+/// For each mask of eight lanes, the lanes whose bit is set, first to last
+/// (then zeros): the shuffle that packs the non-zero values of eight to the left.
+#[cfg(target_arch = "x86_64")]
+static LEFT_PACK: [[u8; 8]; 256] = {
+    let mut table = [[0u8; 8]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let (mut lane, mut n) = (0, 0);
+        while lane < 8 {
+            if mask & (1 << lane) != 0 {
+                table[mask][n] = lane as u8;
+                n += 1;
+            }
+            lane += 1;
+        }
+        mask += 1;
+    }
+    table
+};
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx2Lanes {
+    #[inline(always)]
+    fn blocks<K: BlockKernel>(outputs: usize, kernel: &mut K) {
+        blocks_of::<64, K>(outputs, kernel);
+    }
+    #[inline(always)]
+    unsafe fn nonzeros(x: &[f32], index: &mut [u32], value: &mut [f32]) -> usize {
+        use std::arch::x86_64::*;
+        assert!(index.len() >= x.len() && value.len() >= x.len(), "room for every input");
+        let (chunks, rest) = x.as_chunks::<8>();
+        let mut n = 0;
+        // SAFETY: the caller guarantees AVX2. Every load reads one chunk of
+        // `x`; every store writes eight values at `n`, and `n` is at most
+        // the count of inputs before this chunk, so the stores stay within
+        // the first `x.len()` elements of `index` and `value`.
+        unsafe {
+            let mut lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let eight = _mm256_set1_epi32(8);
+            for chunk in chunks {
+                let v = _mm256_loadu_ps(chunk.as_ptr());
+                let mask = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NEQ_UQ>(v, _mm256_setzero_ps())) as usize;
+                let shuffle = _mm256_cvtepu8_epi32(_mm_loadl_epi64(LEFT_PACK[mask].as_ptr().cast()));
+                _mm256_storeu_ps(value.as_mut_ptr().add(n), _mm256_permutevar8x32_ps(v, shuffle));
+                _mm256_storeu_si256(index.as_mut_ptr().add(n).cast(), _mm256_permutevar8x32_epi32(lanes, shuffle));
+                n += mask.count_ones() as usize;
+                lanes = _mm256_add_epi32(lanes, eight);
+            }
+        }
+        scalar_nonzeros(rest, chunks.len() * 8, index, value, n)
+    }
+}
+
 /// Calls `kernel` on blocks of `WIDE` outputs, then on smaller blocks for the rest.
 #[inline(always)]
-fn blocks<const WIDE: usize, K: BlockKernel>(outputs: usize, kernel: &mut K) {
+fn blocks_of<const WIDE: usize, K: BlockKernel>(outputs: usize, kernel: &mut K) {
     let mut offset = 0;
     while offset + WIDE <= outputs {
         kernel.block::<WIDE>(offset);
@@ -621,32 +809,40 @@ fn blocks<const WIDE: usize, K: BlockKernel>(outputs: usize, kernel: &mut K) {
     }
 }
 
-/// `z = (b + 0) + Σ w_j·x_j` over the listed non-zero inputs, in order.
-struct Forward<'a> {
-    p: Params<'a>,
+/// `z += Σ w_j·x_j` over the listed non-zero inputs, in order.
+struct Accumulate<'a> {
+    /// The layer's weights, column-major.
+    weights: &'a [f32],
     outputs: usize,
     index: &'a [u32],
     value: &'a [f32],
     z: &'a mut [f32],
 }
 
-impl BlockKernel for Forward<'_> {
+impl BlockKernel for Accumulate<'_> {
     #[inline(always)]
     fn block<const W: usize>(&mut self, offset: usize) {
-        let mut acc = [0.0f32; W];
-        // `+ 0`: a bias of −0 becomes +0, so no sum is −0 and skipped zero inputs change nothing.
-        for (a, &b) in acc.iter_mut().zip(&self.p.biases[offset..][..W]) {
-            *a = b + 0.0;
-        }
+        let z: &mut [f32; W] = (&mut self.z[offset..][..W]).try_into().expect("a block of W sums");
+        let mut acc = *z;
         for (&j, &x) in self.index.iter().zip(self.value) {
             let w: &[f32; W] =
-                self.p.weights[j as usize * self.outputs + offset..][..W].try_into().expect("a block of W weights");
+                self.weights[j as usize * self.outputs + offset..][..W].try_into().expect("a block of W weights");
             for (a, &w) in acc.iter_mut().zip(w) {
                 *a += w * x;
             }
         }
-        self.z[offset..][..W].copy_from_slice(&acc);
+        *z = acc;
     }
+}
+
+/// `z = (b + 0) + Σ w_j·x_j` for one sample of a layer after the first.
+#[inline(always)]
+fn forward_one<U: Lanes>(p: Params<'_>, outputs: usize, index: &[u32], value: &[f32], z: &mut [f32]) {
+    // `+ 0`: a bias of −0 becomes +0, so no sum is −0 and skipped zero inputs change nothing.
+    for (z, &b) in z.iter_mut().zip(p.biases) {
+        *z = b + 0.0;
+    }
+    U::blocks(outputs, &mut Accumulate { weights: p.weights, outputs, index, value, z });
 }
 
 /// `∂L/∂x_j = 0 + Σ_o w_jo·δ_o` over outputs in order, for a block of inputs `j`.
@@ -730,35 +926,6 @@ impl BlockKernel for BiasSum<'_> {
     }
 }
 
-/// Lists the non-zero values of `x` and their indices, in order; returns how many.
-#[inline(always)]
-fn nonzeros(x: &[f32], index: &mut [u32], value: &mut [f32]) -> usize {
-    let mut n = 0;
-    let (chunks, rest) = x.as_chunks::<8>();
-    for (c, chunk) in chunks.iter().enumerate() {
-        let mut bits = 0u32;
-        for (k, &v) in chunk.iter().enumerate() {
-            bits |= u32::from(v != 0.0) << k;
-        }
-        while bits != 0 {
-            let k = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            index[n] = (c * 8 + k) as u32;
-            value[n] = chunk[k];
-            n += 1;
-        }
-    }
-    let done = chunks.len() * 8;
-    for (k, &v) in rest.iter().enumerate() {
-        if v != 0.0 {
-            index[n] = (done + k) as u32;
-            value[n] = v;
-            n += 1;
-        }
-    }
-    n
-}
-
 /// `z ← f(z)` with mlp-core's activation functions.
 #[inline(always)]
 fn activate(kind: ActivationKind, z: &mut [f32]) {
@@ -794,7 +961,7 @@ fn times_derivative(kind: ActivationKind, a: &[f32], d: &mut [f32]) {
 }
 
 /// Samples per claim when evaluating.
-const EVAL_CHUNK: usize = 64;
+const EVAL_CHUNK: usize = GROUP;
 
 /// A network measured on a data set.
 #[derive(Clone, Debug, PartialEq)]
@@ -814,16 +981,18 @@ where
     N: DenseStack<Output = [f32; K]>,
 {
     let unit = usable(unit);
-    let shapes = shapes_of::<N>();
-    let layout = Layout::new(&shapes);
+    let layout = Layout::new(&shapes_of::<N>());
     let params = params_of(net);
-    let scratch = scratches(team.threads(), layout.widest);
+    let scratch = scratches(team.threads(), &layout);
+    let rows: Vec<Mutex<Aligned>> =
+        (0..team.threads()).map(|_| Mutex::new(Aligned::new(EVAL_CHUNK * layout.stride))).collect();
     let mut results = vec![(0.0f32, 0u32); data.len()];
     let job = Evaluate {
-        shapes: &shapes,
+        layout: &layout,
         params: &params,
         source: data,
         results: Claims::new(&mut results, EVAL_CHUNK),
+        rows: &rows,
         scratch: &scratch,
     };
     team.run(&|t| evaluate_part::<K>(unit, &job, t));
@@ -835,6 +1004,7 @@ where
         correct += usize::from(predicted as usize == data.label(sample));
         predictions.push(predicted as usize);
     }
+    // As `Metrics::from_sums` in mlp-core.
     let n = data.len().max(1) as f32;
     let metrics = Metrics { loss: loss_sum / n, accuracy: correct as f32 / n, correct, samples: data.len() };
     Evaluation { metrics, predictions }
@@ -842,11 +1012,13 @@ where
 
 /// What every thread needs to evaluate its share of the samples.
 struct Evaluate<'a> {
-    shapes: &'a [Shape],
+    layout: &'a Layout,
     params: &'a [Params<'a>],
     source: &'a dyn SampleSource,
     /// Per sample: its loss and predicted class, in chunks of [`EVAL_CHUNK`].
     results: Claims<'a, (f32, u32)>,
+    /// Per thread: rows for a chunk of samples.
+    rows: &'a [Mutex<Aligned>],
     scratch: &'a [Mutex<Scratch>],
 }
 
@@ -864,35 +1036,43 @@ fn evaluate_part<const K: usize>(unit: VectorUnit, job: &Evaluate<'_>, thread: u
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn evaluate_avx2<const K: usize>(job: &Evaluate<'_>, thread: usize) {
-    evaluate_with::<K, 64>(job, thread);
+    evaluate_with::<K, Avx2Lanes>(job, thread);
 }
 
 #[inline(never)]
 fn evaluate_baseline<const K: usize>(job: &Evaluate<'_>, thread: usize) {
-    evaluate_with::<K, 32>(job, thread);
+    evaluate_with::<K, BaselineLanes>(job, thread);
 }
 
+/// Forward passes of every chunk this thread claims: the first layer for
+/// the whole chunk at once, as in training, then each sample on its own.
 #[inline(always)]
-fn evaluate_with<const K: usize, const WIDE: usize>(job: &Evaluate<'_>, thread: usize) {
+fn evaluate_with<const K: usize, U: Lanes>(job: &Evaluate<'_>, thread: usize) {
     let mut scratch = job.scratch[thread].lock().unwrap_or_else(|e| e.into_inner());
-    let Scratch { index, value, ping, pong } = &mut *scratch;
+    let scratch = &mut *scratch;
+    let mut rows = job.rows[thread].lock().unwrap_or_else(|e| e.into_inner());
+    let layout = job.layout;
+    let shapes = &layout.shapes;
+    let last = shapes.len() - 1;
     while let Some((chunk, results)) = job.results.claim() {
-        for (k, result) in results.iter_mut().enumerate() {
-            let sample = chunk * EVAL_CHUNK + k;
-            let inputs = job.shapes[0].inputs;
-            job.source.features_into(sample, &mut ping[..inputs]);
-            for (shape, &p) in job.shapes.iter().zip(job.params) {
-                let n = nonzeros(&ping[..shape.inputs], index, value);
-                let z = &mut pong[..shape.outputs];
-                blocks::<WIDE, _>(
-                    shape.outputs,
-                    &mut Forward { p, outputs: shape.outputs, index: &index[..n], value: &value[..n], z },
-                );
+        let first = chunk * EVAL_CHUNK;
+        let rows = &mut rows.get_mut()[..results.len() * layout.stride];
+        for (k, row) in rows.chunks_exact_mut(layout.stride).enumerate() {
+            job.source.features_into(first + k, &mut row[..shapes[0].inputs]);
+        }
+        first_layer::<U>(layout, job.params[0], rows, scratch);
+        for (k, (row, result)) in rows.chunks_exact_mut(layout.stride).zip(results.iter_mut()).enumerate() {
+            for (l, shape) in shapes.iter().enumerate().skip(1) {
+                let (inputs, outputs) = row.split_at_mut(layout.act[l]);
+                let input = &inputs[layout.input(l)..][..shape.inputs];
+                // SAFETY: `U`'s kernels run only where its features were detected (see `Lanes::nonzeros`).
+                let n = unsafe { U::nonzeros(input, &mut scratch.index, &mut scratch.value) };
+                let z = &mut outputs[..shape.outputs];
+                forward_one::<U>(job.params[l], shape.outputs, &scratch.index[..n], &scratch.value[..n], z);
                 activate(shape.activation, z);
-                std::mem::swap(ping, pong);
             }
-            let logits: &[f32; K] = ping[..K].try_into().expect("the last layer has K outputs");
-            let label = job.source.label(sample);
+            let logits: &[f32; K] = row[layout.act[last]..][..K].try_into().expect("the last layer has K outputs");
+            let label = job.source.label(first + k);
             let loss = <SoftmaxCrossEntropy as Loss<f32, K>>::loss(logits, &label);
             let predicted = <SoftmaxCrossEntropy as Loss<f32, K>>::predicted_class(logits);
             *result = (loss, predicted as u32);
@@ -951,6 +1131,43 @@ mod tests {
             }),
         };
         (bits(&net), history)
+    }
+
+    #[test]
+    fn every_unit_lists_the_same_non_zero_inputs() {
+        let mut rng = DefaultRng::seed_from_u64(3);
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 31, 64, 100, 784] {
+            let x: Vec<f32> = (0..len)
+                .map(|_| match (mlp_core::init::unit_interval(&mut rng) * 4.0) as u32 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    _ => mlp_core::init::unit_interval(&mut rng) as f32 - 0.5,
+                })
+                .collect();
+            let expected: Vec<(u32, u32)> =
+                x.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(j, v)| (j as u32, v.to_bits())).collect();
+            let listed = |unit: VectorUnit| {
+                let (mut index, mut value) = (vec![u32::MAX; len], vec![f32::NAN; len]);
+                let n = match usable(unit) {
+                    // SAFETY: `usable` checked that this CPU has the unit.
+                    #[cfg(target_arch = "x86_64")]
+                    VectorUnit::Avx2 => unsafe { nonzeros_avx2(&x, &mut index, &mut value) },
+                    // SAFETY: the baseline needs nothing.
+                    _ => unsafe { BaselineLanes::nonzeros(&x, &mut index, &mut value) },
+                };
+                index[..n].iter().zip(&value[..n]).map(|(&j, v)| (j, v.to_bits())).collect::<Vec<_>>()
+            };
+            for unit in [VectorUnit::Baseline, VectorUnit::Avx2] {
+                assert_eq!(listed(unit), expected, "{len} inputs on {}", unit.name());
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn nonzeros_avx2(x: &[f32], index: &mut [u32], value: &mut [f32]) -> usize {
+        // SAFETY: compiled for AVX2, called only where `usable` found it.
+        unsafe { Avx2Lanes::nonzeros(x, index, value) }
     }
 
     #[test]

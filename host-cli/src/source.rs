@@ -26,6 +26,15 @@ pub trait SampleSource: Sync {
 
     /// Sample `index`'s class.
     fn label(&self, index: usize) -> usize;
+
+    /// A hint that sample `index` will be read soon: a source whose samples
+    /// may be far apart in memory starts loading it into the cache, so that
+    /// an epoch in shuffled order does not wait for memory on every sample.
+    /// Changes nothing observable; the default does nothing.
+    #[inline]
+    fn prefetch(&self, index: usize) {
+        let _ = index;
+    }
 }
 
 impl SampleSource for Samples {
@@ -71,5 +80,11 @@ impl<S: SampleSource + ?Sized> SampleSource for Subset<'_, S> {
 
     fn label(&self, index: usize) -> usize {
         self.source.label(self.indices[index])
+    }
+
+    fn prefetch(&self, index: usize) {
+        if let Some(&i) = self.indices.get(index) {
+            self.source.prefetch(i);
+        }
     }
 }
