@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::arch::{self, Architecture, NetworkVisitor};
 use crate::boxed::zeroed_box;
-use crate::data::{CsvFormat, DatasetSpec, Kind, Request, Table};
+use crate::data::{CsvFormat, DatasetSpec, Kind, MoonsOptions, Request, Table};
 use crate::modelfile::{ModelFile, load_network};
 use crate::prepare;
 use crate::report::number;
@@ -186,14 +186,17 @@ impl Recorded {
             dataset: value("dataset").map(str::to_owned),
             seed: value("seed").and_then(|v| v.parse().ok()),
             test_fraction: value("test_fraction").and_then(|v| v.parse().ok()).filter(|f| *f > 0.0 && *f < 1.0),
-            features: value("features").and_then(|v| v.parse().ok()),
-            classes: value("classes").and_then(|v| v.parse().ok()),
+            features: value("features").and_then(|v| v.parse().ok()).filter(|&f| f > 0),
+            classes: value("classes").and_then(|v| v.parse().ok()).filter(|&c| c > 0),
             task: value("task").map(str::to_owned),
             label_column: json("label_column"),
             feature_names: value("feature_names").and_then(|v| serde_json::from_str(v).ok()),
             delimiter: json("delimiter").and_then(|d| <[u8; 1]>::try_from(d.as_bytes()).ok()).map(|[d]| d),
             max_samples: value("max_samples").and_then(|v| v.parse().ok()),
-            samples: value("samples").and_then(|v| v.parse().ok()),
+            // Only as many points as `--samples` accepts: a file cannot make eval generate more.
+            samples: value("samples")
+                .and_then(|v| v.parse().ok())
+                .filter(|n| (MoonsOptions::MIN_SAMPLES..=MoonsOptions::MAX_SAMPLES).contains(n)),
             noise: value("noise").and_then(|v| v.parse().ok()).filter(|n: &f64| n.is_finite() && *n >= 0.0),
             target_offset: value("target_offset").and_then(|v| v.parse().ok()).filter(|v: &f64| v.is_finite()),
             target_scale: value("target_scale")

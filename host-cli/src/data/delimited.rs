@@ -165,9 +165,20 @@ pub(super) fn read(mut input: Input, origin: &Origin, options: &CsvOptions) -> R
             let cell_error = |problem: fn(usize, String, String) -> LineProblem| {
                 fail(problem(k + 1, names[k].clone(), text.to_owned()))
             };
-            let value: f64 = text
-                .parse()
-                .map_err(|_| cell_error(|column, name, text| LineProblem::NotANumberIn { column, name, text }))?;
+            let value: f64 = text.parse().map_err(|_| {
+                if k == label && !regression {
+                    // A class name where a class number belongs: say what a label must be.
+                    let classes = MAX_CSV_CLASSES;
+                    fail(LineProblem::ClassOutOfRange {
+                        column: k + 1,
+                        name: names[k].clone(),
+                        text: text.to_owned(),
+                        classes,
+                    })
+                } else {
+                    cell_error(|column, name, text| LineProblem::NotANumberIn { column, name, text })
+                }
+            })?;
             // Every value must survive the trip to f32, where the network works.
             if !value.is_finite() || !(value as f32).is_finite() {
                 return Err(cell_error(|column, name, text| LineProblem::NotFiniteIn { column, name, text }));
@@ -306,6 +317,11 @@ mod tests {
         assert_eq!(message, "t.csv: line 3, column 2 (b): \"x\" is not a number");
         let message = error("a,b,y\n1,2,0\n1,,1\n", &d);
         assert!(message.contains("line 3, column 2 (b): \"\" is not a number"), "{message}");
+        let message = error("a,b,y\n1,2,0\n1,2,cat\n", &d);
+        assert!(
+            message.contains("line 3, column 3 (y): label \"cat\" is not a class in 0..=9 (labels are whole"),
+            "{message}"
+        );
         let message = error("a,b,y\n1,2,0\n1,2,12\n", &d);
         assert!(message.contains("line 3, column 3 (y): label \"12\" is not a class in 0..=9"), "{message}");
         let message = error("a,b,y\n1,2,0\n1,2\n", &d);
