@@ -86,6 +86,7 @@ fn main() -> anyhow::Result<()> {
     let training = Training {
         train: &mnist.train,
         test: &mnist.test,
+        validation: None,
         options: &options,
         start: &Start::Fresh,
         stop: None,

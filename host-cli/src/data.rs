@@ -122,6 +122,9 @@ pub struct Defaults {
     pub l2: f64,
     /// Fraction of each class held out for testing.
     pub test_fraction: f64,
+    /// Whether the rate follows a cosine from the base rate down to 0 over
+    /// the run, rather than staying constant, when no schedule is asked for.
+    pub cosine: bool,
 }
 
 /// A base learning rate per optimizer: the rates differ by orders of
@@ -214,6 +217,10 @@ pub enum Kind {
     Moons,
     /// A CSV file with a header, given on the command line ([`CsvOptions`]).
     Csv,
+    /// A directory of the four IDX files of MNIST's layout (training and
+    /// test images and labels, gzipped or not), given on the command line,
+    /// with their official split ([`crate::idx`]).
+    Idx,
 }
 
 /// A data set the CLI knows: its name, where its samples come from, their
@@ -239,7 +246,7 @@ pub struct DatasetSpec {
 }
 
 /// Every data set the CLI knows, by name: a new one is one more entry.
-pub const DATASETS: &[&DatasetSpec] = &[&DIGITS, &IRIS, &MOONS, &CSV];
+pub const DATASETS: &[&DatasetSpec] = &[&DIGITS, &IRIS, &MOONS, &CSV, &MNIST];
 
 /// The data set called `name`.
 pub fn dataset_named(name: &str) -> Option<&'static DatasetSpec> {
@@ -283,6 +290,7 @@ pub const DIGITS: DatasetSpec = DatasetSpec {
         momentum: 0.9,
         l2: 1e-3,
         test_fraction: 0.2,
+        cosine: false,
     },
 };
 
@@ -350,6 +358,46 @@ pub const CSV: DatasetSpec = DatasetSpec {
     defaults: SMALL_DEFAULTS,
 };
 
+/// MNIST, or any data set in its four IDX files: 28×28 images of bytes, ten
+/// classes, 60 000 training and 10 000 test images. Pixels are divided by
+/// 255. Defaults: those of scikit-learn's `MLPClassifier` comparison
+/// (784→128→10, ten epochs of 32-sample batches, momentum 0.9, L2 1e-4),
+/// which reach a test accuracy above 0.98 with He initialisation.
+pub const MNIST: DatasetSpec = DatasetSpec {
+    name: "mnist",
+    kind: Kind::Idx,
+    format: CsvFormat {
+        features: crate::idx::PIXELS,
+        classes: crate::idx::CLASSES,
+        header_lines: 0,
+        raw_min: 0.0,
+        raw_max: 255.0,
+        divisor: 255.0,
+        feature_noun: "pixel",
+    },
+    standardise: false,
+    class_names: &[],
+    pictures: true,
+    defaults: Defaults {
+        hidden: &[128],
+        epochs: 10,
+        batch_size: 32,
+        lr: LearningRates {
+            sgd: 0.1,
+            momentum: 0.05,
+            nesterov: 0.05,
+            adagrad: 0.01,
+            rmsprop: 0.001,
+            adam: 0.001,
+            adamw: 0.001,
+        },
+        momentum: 0.9,
+        l2: 1e-4,
+        test_fraction: 1.0 / 7.0,
+        cosine: true,
+    },
+};
+
 /// Defaults for small tables of standardised features (iris, csv; moons
 /// changes two): chosen on iris over seeds 0 to 9, where they give a mean
 /// test accuracy of 0.973 (0.967 with seed 0). The L2 penalty is ten times
@@ -370,6 +418,7 @@ const SMALL_DEFAULTS: Defaults = Defaults {
     momentum: 0.9,
     l2: 1e-2,
     test_fraction: 0.2,
+    cosine: false,
 };
 
 /// Where a table's samples came from.
@@ -464,6 +513,13 @@ impl DatasetSpec {
                 let options = CsvOptions { max_samples: request.max_samples, ..request.csv.clone() };
                 return delimited::read(input::open_file(path)?, &origin, &options);
             }
+            Kind::Idx => {
+                let Some(dir) = &request.file else {
+                    return Err(DataError::NoFile { dataset: self.name });
+                };
+                let mnist = crate::idx::load_mnist(dir, request.max_samples)?;
+                crate::idx::into_table(mnist, Origin::File(dir.clone()), self.format.divisor as f32)
+            }
         };
         table.check_classes()?;
         Ok(table)
@@ -545,6 +601,8 @@ pub enum DataError {
         /// Where it does not vary.
         variation: Variation,
     },
+    /// An IDX directory or file that cannot be used.
+    Idx(crate::idx::IdxError),
     /// A regression target that does not vary.
     ConstantTarget {
         /// Where.
@@ -727,9 +785,16 @@ fn delimiter_name(delimiter: u8) -> String {
 impl fmt::Display for DataError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            DataError::NoFile { dataset } if *dataset == MNIST.name => write!(
+                f,
+                "{dataset} reads a directory of four IDX files ({}, each gzipped or not): \
+                 give it with --data (host-cli train {dataset} --data DIR)",
+                crate::idx::FILE_STEMS.join(", ")
+            ),
             DataError::NoFile { dataset } => {
                 write!(f, "{dataset} reads a file: give it after the data set's name (host-cli train {dataset} FILE)")
             }
+            DataError::Idx(e) => e.fmt(f),
             DataError::Io { origin, source } => write!(f, "cannot read {origin}: {source}"),
             DataError::NotGzip { origin } => {
                 write!(f, "{origin} is not gzip-compressed (its name ends in .gz but it lacks the gzip header)")
@@ -855,6 +920,12 @@ impl fmt::Display for DataError {
 // The messages include their I/O causes, so there is no `source()`: a `{:#}`
 // chain would print each cause twice.
 impl std::error::Error for DataError {}
+
+impl From<crate::idx::IdxError> for DataError {
+    fn from(e: crate::idx::IdxError) -> Self {
+        DataError::Idx(e)
+    }
+}
 
 /// Checks that flat samples can be split per class and learned: see [`Table::check_classes`].
 pub fn check_classes(samples: &Samples) -> Result<(), ClassProblem> {

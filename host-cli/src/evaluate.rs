@@ -175,6 +175,8 @@ pub struct Recorded {
     pub target_offset: Option<f64>,
     /// Regression: the training targets' standard deviation, which the output is multiplied by.
     pub target_scale: Option<f64>,
+    /// Training samples held out for validation (`--validation`; 0 for none).
+    pub validation: Option<usize>,
 }
 
 impl Recorded {
@@ -202,6 +204,7 @@ impl Recorded {
             target_scale: value("target_scale")
                 .and_then(|v| v.parse().ok())
                 .filter(|v: &f64| *v > 0.0 && v.is_finite()),
+            validation: value("validation").and_then(|v| v.parse().ok()),
         }
     }
 
@@ -228,6 +231,7 @@ impl Recorded {
         line("noise", self.noise.map(number));
         line("target_offset", self.target_offset.map(number));
         line("target_scale", self.target_scale.map(number));
+        line("validation", self.validation.map(|v| v.to_string()));
         text
     }
 
@@ -236,7 +240,7 @@ impl Recorded {
         let mut recorded = Recorded {
             dataset: Some(spec.name.to_owned()),
             seed: Some(seed),
-            test_fraction: Some(test_fraction),
+            test_fraction: table.official_split().is_none().then_some(test_fraction),
             features: Some(table.features()),
             classes: (!table.is_regression()).then(|| table.class_count()),
             max_samples: request.max_samples,
@@ -265,11 +269,17 @@ pub struct SplitChoice {
     pub test_fraction: f64,
     /// Whether they are those the model records (else the flags').
     pub from_model: bool,
+    /// Whether the data set comes with its own test set (MNIST): seed and
+    /// fraction do not apply.
+    pub official: bool,
 }
 
 impl SplitChoice {
     /// "seed 0, test fraction 0.2, as recorded in the model", for reports.
     pub fn describe(&self) -> String {
+        if self.official {
+            return "the data set's own test set".to_owned();
+        }
         let source = if self.from_model {
             "as recorded in the model"
         } else {
@@ -300,9 +310,16 @@ pub fn choose_split(
     if let Some(dataset) = recorded.dataset.as_deref().filter(|&d| d != spec.name) {
         bail!("{path}: the model was trained on {dataset}, not {}", spec.name);
     }
+    if matches!(spec.kind, Kind::Idx) {
+        if let Some(f) = fraction {
+            bail!("invalid --test-fraction {}: {} comes with its own test set", number(f), spec.name);
+        }
+        let test_fraction = spec.defaults.test_fraction;
+        return Ok(SplitChoice { seed: seed.unwrap_or(0), test_fraction, from_model: false, official: true });
+    }
     let (Some(recorded_seed), Some(recorded_fraction)) = (recorded.seed, recorded.test_fraction) else {
         let test_fraction = fraction.unwrap_or(spec.defaults.test_fraction);
-        return Ok(SplitChoice { seed: seed.unwrap_or(0), test_fraction, from_model: false });
+        return Ok(SplitChoice { seed: seed.unwrap_or(0), test_fraction, from_model: false, official: false });
     };
     if let Some(seed) = seed.filter(|&s| s != recorded_seed) {
         bail!(
@@ -318,7 +335,7 @@ pub fn choose_split(
             number(f)
         );
     }
-    Ok(SplitChoice { seed: recorded_seed, test_fraction: recorded_fraction, from_model: true })
+    Ok(SplitChoice { seed: recorded_seed, test_fraction: recorded_fraction, from_model: true, official: false })
 }
 
 /// The file's architecture, checked against the data set first (a clear
@@ -802,9 +819,10 @@ mod tests {
             noise: None,
             target_offset: Some(-1.5),
             target_scale: Some(2.0),
+            validation: Some(40),
         };
         let text = r.to_metadata();
-        assert_eq!(text.lines().count(), 12, "{text}");
+        assert_eq!(text.lines().count(), 13, "{text}");
         assert_eq!(Recorded::from_metadata(&text), r);
     }
 

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::bufread::MultiGzDecoder;
 
+use crate::data::{Origin, Table, Transform};
 use crate::source::SampleSource;
 
 /// The magic number of an IDX file of `u8` images with three dimensions.
@@ -32,6 +33,8 @@ pub const LABELS_MAGIC: u32 = 0x0000_0801;
 pub const SIDE: usize = 28;
 /// Classes of MNIST: the ten digits.
 pub const CLASSES: usize = 10;
+/// Pixels of an MNIST image, the network's inputs.
+pub const PIXELS: usize = SIDE * SIDE;
 
 /// The four files of an MNIST directory, by their standard names (each may
 /// also be given with `.gz` appended; the compressed one is preferred).
@@ -132,24 +135,9 @@ impl SampleSource for IdxSet {
 
     fn prefetch(&self, index: usize) {
         if index < self.len() {
-            prefetch(self.image(index));
+            crate::source::prefetch(self.image(index));
         }
     }
-}
-
-/// Asks for every cache line of `bytes`. An epoch reads images in a
-/// shuffled order, so each one would be a cache miss (47 MB of pixels):
-/// converted without warning, an MNIST image's thirteen lines cost about
-/// 1 µs of waiting for memory (measured), as much as its forward pass.
-#[inline(always)]
-fn prefetch(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in bytes.chunks(64) {
-        // SAFETY: a prefetch only hints the cache; the address is that of a live slice.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = bytes;
 }
 
 /// Consecutive images of an [`IdxSet`], as a [`SampleSource`] of their own.
@@ -212,6 +200,23 @@ impl Mnist {
         }
         Ok((self.train.range(0..len - n), self.train.range(len - n..len)))
     }
+}
+
+/// MNIST's training images then its test images as one [`Table`] of bytes
+/// (the pixels move, nothing is converted), divided by `divisor` when read,
+/// with the official split: the training images come first.
+pub fn into_table(mnist: Mnist, origin: Origin, divisor: f32) -> Table {
+    let Mnist { train, test } = mnist;
+    let features = train.rows * train.cols;
+    let split = train.len();
+    let mut pixels = train.pixels;
+    pixels.truncate(split * features);
+    pixels.extend_from_slice(&test.pixels[..test.len() * features]);
+    drop(test.pixels);
+    let labels = train.labels.iter().chain(&test.labels).map(|&l| u16::from(l)).collect();
+    let mut table = Table::of_bytes(origin, features, CLASSES, pixels, labels, Some(split));
+    table.set_transform(Transform::Divide(divisor));
+    table
 }
 
 /// Why an IDX file or directory could not be read.
@@ -597,6 +602,24 @@ mod tests {
         let limited = load_mnist(dir.path(), Some(2)).unwrap();
         assert_eq!((limited.train.len(), limited.test.len()), (2, 2));
         assert_eq!(limited.train.pixels, mnist.train.pixels[..2 * 784]);
+    }
+
+    #[test]
+    fn as_a_table_the_test_images_follow_the_training_images_with_the_same_inputs() {
+        let dir = mnist_dir(7);
+        let mnist = load_mnist(dir.path(), None).unwrap();
+        let table = into_table(mnist.clone(), Origin::File(dir.path().into()), 255.0);
+        assert_eq!((table.len(), table.official_split(), table.class_count()), (10, Some(7), 10));
+        let (mut expected, mut got) = (vec![0.0; 784], vec![0.0; 784]);
+        for i in 0..10 {
+            let (set, j) = if i < 7 { (&mnist.train, i) } else { (&mnist.test, i - 7) };
+            set.features_into(j, &mut expected);
+            table.features_into(i, &mut got);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&expected), "image {i}");
+            assert_eq!(table.label(i), set.label(j));
+        }
+        assert_eq!(table.heap_bytes(), 10 * 784 + 10 * 2);
     }
 
     #[test]

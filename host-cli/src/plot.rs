@@ -406,6 +406,12 @@ fn finite_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// An epoch axis's tick label: whole epochs only (a run of three epochs
+/// would otherwise read 1 1 1 2 2 2 3).
+fn epoch_label(value: &f64) -> String {
+    if value.fract() == 0.0 { format!("{value:.0}") } else { String::new() }
+}
+
 /// Pixel sizes that grow with the picture, so a large figure stays legible.
 fn scale<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> f64 {
     let (width, height) = root.dim_in_pixel();
@@ -414,6 +420,45 @@ fn scale<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>) -> f64 {
 
 struct Curves<'a> {
     history: &'a [EpochRecord],
+}
+
+/// One line of the training curves: a name, a colour, and the value it
+/// takes from each epoch's record (none for epochs without it).
+struct Curve {
+    name: &'static str,
+    style: ShapeStyle,
+    value: fn(&EpochRecord) -> Option<f64>,
+}
+
+impl Curve {
+    /// Draws the line (with a mark per epoch when `marks`) and its legend entry.
+    fn draw<DB: DrawingBackend>(
+        &self,
+        chart: &mut ChartContext<
+            '_,
+            DB,
+            Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+        >,
+        history: &[EpochRecord],
+        marks: bool,
+        s: f64,
+    ) -> anyhow::Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let value = self.value;
+        let points =
+            || history.iter().filter_map(move |r| Some((f64::from(r.epoch), value(r)?))).filter(|(_, v)| v.is_finite());
+        let style = self.style;
+        chart
+            .draw_series(LineSeries::new(points(), style))?
+            .label(self.name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        if marks {
+            chart.draw_series(points().map(|p| Circle::new(p, (3.0 * s) as i32, style.filled())))?;
+        }
+        Ok(())
+    }
 }
 
 impl Drawing for Curves<'_> {
@@ -431,11 +476,31 @@ impl Drawing for Curves<'_> {
         };
         let marks = history.len() <= 40;
         let panels = root.split_evenly((2, 1));
-        let train_style = ShapeStyle::from(&class_colour(0)).stroke_width((2.0 * s) as u32);
-        let test_style = ShapeStyle::from(&class_colour(1)).stroke_width((2.0 * s) as u32);
+        let style = |colour: usize| ShapeStyle::from(&class_colour(colour)).stroke_width((2.0 * s) as u32);
+        // Validation only when samples were held out for it; test always.
+        let has_validation = history.iter().any(|r| r.validation_loss.is_some());
+        let curves = |loss: bool| -> Vec<Curve> {
+            let mut curves = vec![Curve {
+                name: "training",
+                style: style(0),
+                value: if loss { |r| Some(r.loss) } else { |r| Some(r.train_accuracy) },
+            }];
+            if has_validation {
+                let value: fn(&EpochRecord) -> Option<f64> =
+                    if loss { |r| r.validation_loss } else { |r| r.validation_accuracy };
+                curves.push(Curve { name: "validation", style: style(2), value });
+            }
+            let value: fn(&EpochRecord) -> Option<f64> =
+                if loss { |r| Some(r.test_loss) } else { |r| Some(r.test_accuracy) };
+            curves.push(Curve { name: "test", style: style(1), value });
+            curves
+        };
+        let values =
+            |curves: &[Curve]| -> Vec<f64> { curves.iter().flat_map(|c| history.iter().filter_map(c.value)).collect() };
 
         // Loss: from 0 so that the fall reads as a proportion.
-        let (_, loss_high) = finite_range(history.iter().map(|r| r.loss));
+        let loss_curves = curves(true);
+        let (_, loss_high) = finite_range(values(&loss_curves).into_iter());
         let mut chart = ChartBuilder::on(&panels[0])
             .caption("loss per epoch", font(20.0 * s))
             .margin(10.0 * s)
@@ -448,15 +513,10 @@ impl Drawing for Curves<'_> {
             .y_desc("mean loss")
             .label_style(font(15.0 * s))
             .axis_desc_style(font(17.0 * s))
-            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_label_formatter(&epoch_label)
             .draw()?;
-        let points = || history.iter().filter(|r| r.loss.is_finite()).map(|r| (f64::from(r.epoch), r.loss));
-        chart
-            .draw_series(LineSeries::new(points(), train_style))?
-            .label("training")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], train_style));
-        if marks {
-            chart.draw_series(points().map(|p| Circle::new(p, (3.0 * s) as i32, train_style.filled())))?;
+        for curve in &loss_curves {
+            curve.draw(&mut chart, history, marks, s)?;
         }
         chart
             .configure_series_labels()
@@ -467,8 +527,8 @@ impl Drawing for Curves<'_> {
             .draw()?;
 
         // Accuracy: up to 1, from a round tenth below the lowest.
-        let accuracies = history.iter().flat_map(|r| [r.train_accuracy, r.test_accuracy]);
-        let (accuracy_low, _) = finite_range(accuracies);
+        let accuracy_curves = curves(false);
+        let (accuracy_low, _) = finite_range(values(&accuracy_curves).into_iter());
         let low = ((accuracy_low * 10.0).floor() / 10.0).clamp(0.0, 0.9);
         let mut chart = ChartBuilder::on(&panels[1])
             .caption("accuracy per epoch", font(20.0 * s))
@@ -482,23 +542,10 @@ impl Drawing for Curves<'_> {
             .y_desc("accuracy")
             .label_style(font(15.0 * s))
             .axis_desc_style(font(17.0 * s))
-            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_label_formatter(&epoch_label)
             .draw()?;
-        let series = [("training", train_style, true), ("test", test_style, false)];
-        for (name, style, train) in series {
-            let points = || {
-                history
-                    .iter()
-                    .map(move |r| (f64::from(r.epoch), if train { r.train_accuracy } else { r.test_accuracy }))
-                    .filter(|(_, a)| a.is_finite())
-            };
-            chart
-                .draw_series(LineSeries::new(points(), style))?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-            if marks {
-                chart.draw_series(points().map(|p| Circle::new(p, (3.0 * s) as i32, style.filled())))?;
-            }
+        for curve in &accuracy_curves {
+            curve.draw(&mut chart, history, marks, s)?;
         }
         chart
             .configure_series_labels()

@@ -8,9 +8,13 @@ use mlp_core::model::Model;
 use crate::data::{DatasetSpec, Kind, Table, Transform, csv_shape};
 use crate::split::{self, Indices, SplitError};
 
-/// The split of `table`: per class, as [`split::stratified`]; at random for
-/// numeric targets, as [`split::random`].
+/// The split of `table`: its own when it comes with one (MNIST: `fraction`
+/// and `seed` do not apply); else per class, as [`split::stratified`]; at
+/// random for numeric targets, as [`split::random`].
 pub fn split(table: &Table, fraction: f64, seed: u64) -> Result<Indices, SplitError> {
+    if let Some(first_test) = table.official_split() {
+        return Ok(Indices { train: (0..first_test).collect(), test: (first_test..table.len()).collect() });
+    }
     if table.is_regression() {
         split::random(table.len(), fraction, seed)
     } else {

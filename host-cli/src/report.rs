@@ -44,10 +44,13 @@ pub struct TrainReport {
     pub clip_norm: f64,
     /// Seed of split, initialisation and shuffles.
     pub seed: u64,
-    /// Fraction of each class held out.
-    pub test_fraction: f64,
+    /// Fraction of each class held out; none when the data set has its own split (MNIST).
+    pub test_fraction: Option<f64>,
     /// Training samples.
     pub train_samples: usize,
+    /// Training samples held out for validation (`--validation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_samples: Option<usize>,
     /// Test samples.
     pub test_samples: usize,
     /// Trainable parameters.
@@ -317,7 +320,7 @@ impl TrainReport {
         data: DataReport,
         arch: &Architecture,
         options: &RunOptions,
-        test_fraction: f64,
+        test_fraction: Option<f64>,
         outcome: &Outcome,
     ) -> Self {
         let train = &options.train;
@@ -337,6 +340,7 @@ impl TrainReport {
             seed: options.seed,
             test_fraction,
             train_samples: outcome.train.samples,
+            validation_samples: None,
             test_samples: outcome.test.samples,
             parameters: outcome.parameters,
             train_accuracy: crate::run::accuracy(&outcome.train),
@@ -355,11 +359,15 @@ impl TrainReport {
     pub fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
         let count = |accuracy: f64, samples: usize| (accuracy * samples as f64).round() as usize;
         writeln!(out, "{}: {}", self.dataset, self.data.describe())?;
-        writeln!(
+        write!(
             out,
-            "{} {} ({} parameters, {} init), {} training and {} test samples",
-            self.architecture, self.activation, self.parameters, self.init, self.train_samples, self.test_samples
+            "{} {} ({} parameters, {} init), {} training",
+            self.architecture, self.activation, self.parameters, self.init, self.train_samples
         )?;
+        if let Some(validation) = self.validation_samples {
+            write!(out, ", {validation} validation")?;
+        }
+        writeln!(out, " and {} test samples", self.test_samples)?;
         write!(
             out,
             "epochs {}, batch size {}, {}, {}, l2 {}",
@@ -375,7 +383,10 @@ impl TrainReport {
         if self.clip_norm != 0.0 {
             write!(out, ", clip norm {}", number(self.clip_norm))?;
         }
-        writeln!(out, ", seed {}, test fraction {}", self.seed, self.test_fraction)?;
+        match self.test_fraction {
+            Some(fraction) => writeln!(out, ", seed {}, test fraction {fraction}", self.seed)?,
+            None => writeln!(out, ", seed {}, the data set's own test set", self.seed)?,
+        }
         writeln!(out)?;
         writeln!(
             out,
@@ -391,6 +402,11 @@ impl TrainReport {
             count(self.train_accuracy, self.train_samples),
             self.train_samples
         )?;
+        if let Some(last) = self.history.last()
+            && let (Some(accuracy), Some(samples)) = (last.validation_accuracy, self.validation_samples)
+        {
+            writeln!(out, "validation      {accuracy:.4} ({}/{samples})", count(accuracy, samples))?;
+        }
         writeln!(out, "final loss      {:.6} (mean training loss of the last epoch)", self.final_loss)?;
         let per_epoch = self.train_seconds / f64::from(self.epochs.max(1));
         writeln!(

@@ -68,6 +68,15 @@ pub struct EpochRecord {
     pub train_accuracy: f64,
     /// Test accuracy with the weights at the end of the epoch.
     pub test_accuracy: f64,
+    /// Mean test loss with the weights at the end of the epoch.
+    pub test_loss: f64,
+    /// Validation accuracy with the weights at the end of the epoch, when
+    /// training samples are held out for validation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_accuracy: Option<f64>,
+    /// Mean validation loss with the weights at the end of the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation_loss: Option<f64>,
     /// Learning rate used in the epoch. `f32`, as the networks use it, so
     /// JSON shows `0.1` rather than its `f64` widening `0.10000000149011612`.
     pub learning_rate: f32,
@@ -124,6 +133,8 @@ pub struct Training<'a, F> {
     pub train: &'a dyn SampleSource,
     /// The held-out samples, evaluated after every epoch.
     pub test: &'a dyn SampleSource,
+    /// Training samples held out for validation, evaluated after every epoch.
+    pub validation: Option<&'a dyn SampleSource>,
     /// The run's settings.
     pub options: &'a RunOptions,
     /// Where the network starts from.
@@ -169,7 +180,16 @@ impl<F: FnMut(&EpochRecord)> NetworkVisitor for Trainer<'_, F> {
         N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed + DenseStack,
     {
         let Trainer { split, options, start, stop, metadata, on_epoch } = self;
-        let training = Training { train: &split.train, test: &split.test, options, start, stop, metadata, on_epoch };
+        let training = Training {
+            train: &split.train,
+            test: &split.test,
+            validation: None,
+            options,
+            start,
+            stop,
+            metadata,
+            on_epoch,
+        };
         train_network::<N, I, O>(training)
     }
 }
@@ -191,9 +211,12 @@ pub fn train_network<N, const I: usize, const O: usize>(
 where
     N: Network<Scalar = f32, Input = [f32; I], Output = [f32; O]> + Zeroed + DenseStack,
 {
-    let Training { train, test, options, start, stop, metadata, mut on_epoch } = trainer;
+    let Training { train, test, validation, options, start, stop, metadata, mut on_epoch } = trainer;
     engine::check_source(train, I, O)?;
     engine::check_source(test, I, O)?;
+    if let Some(validation) = validation {
+        engine::check_source(validation, I, O)?;
+    }
     let threads = options.thread_count();
 
     let mut net = zeroed_box::<N>();
@@ -237,11 +260,15 @@ where
             let metrics = engine::train_epoch::<N, _, _, O>(&mut learner, train, team, unit)?;
             train_time += start.elapsed();
             let test_metrics = engine::evaluate::<N, O>(learner.net(), test, team, unit).metrics;
+            let validation_metrics = validation.map(|v| engine::evaluate::<N, O>(learner.net(), v, team, unit).metrics);
             let record = EpochRecord {
                 epoch: metrics.epoch,
                 loss: f64::from(metrics.train.loss),
                 train_accuracy: accuracy(&metrics.train),
                 test_accuracy: accuracy(&test_metrics),
+                test_loss: f64::from(test_metrics.loss),
+                validation_accuracy: validation_metrics.as_ref().map(accuracy),
+                validation_loss: validation_metrics.map(|m| f64::from(m.loss)),
                 learning_rate: metrics.learning_rate,
             };
             history.push(record);

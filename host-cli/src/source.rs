@@ -88,3 +88,18 @@ impl<S: SampleSource + ?Sized> SampleSource for Subset<'_, S> {
         }
     }
 }
+
+/// Asks for every cache line of `bytes`. An epoch reads samples in a
+/// shuffled order, so each one would be a cache miss (47 MB of MNIST
+/// pixels): converted without warning, an MNIST image's thirteen lines cost
+/// about 1 µs of waiting for memory (measured), as much as its forward pass.
+#[inline(always)]
+pub fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in bytes.chunks(64) {
+        // SAFETY: a prefetch only hints the cache; the address is that of a live slice.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}

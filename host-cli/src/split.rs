@@ -151,6 +151,78 @@ pub fn random(len: usize, fraction: f64, seed: u64) -> Result<Indices, SplitErro
     Ok(partition(&is_test))
 }
 
+/// How many training samples to hold out for validation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValidationSize {
+    /// This many.
+    Count(usize),
+    /// This fraction of the training samples, rounded half to even.
+    Fraction(f64),
+}
+
+impl ValidationSize {
+    /// Reads `N` (a whole number, at least 1) or `FRACTION` (in (0, 1)).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if let Ok(count) = text.parse::<usize>() {
+            return if count == 0 {
+                Err("at least 1 sample, or a fraction in (0, 1)".into())
+            } else {
+                Ok(ValidationSize::Count(count))
+            };
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f > 0.0 && f < 1.0 => Ok(ValidationSize::Fraction(f)),
+            Ok(_) => Err("a fraction must be greater than 0 and less than 1".into()),
+            Err(_) => Err("expected a number of samples (500) or a fraction (0.1)".into()),
+        }
+    }
+
+    /// The number of samples out of `train`.
+    pub fn count(self, train: usize) -> usize {
+        match self {
+            ValidationSize::Count(n) => n,
+            ValidationSize::Fraction(f) => test_count(train, f),
+        }
+    }
+}
+
+/// Mixed into the seed for the validation draw, so that it differs from
+/// the split's and the training's streams: "validate" in ASCII.
+pub const VALIDATION_STREAM: u64 = u64::from_be_bytes(*b"validate");
+
+/// Takes `size` of `train` (ascending indices) out for validation and
+/// returns them, ascending. A data set with its own split (MNIST) gives its
+/// last training samples, as is customary (the first 50 000 train, the last
+/// 10 000 validate); any other gives samples drawn from `seed`: `train`
+/// shuffled by a `DefaultRng` seeded with `seed ^ VALIDATION_STREAM`, the
+/// first `count` taken. Both parts must keep at least one sample.
+pub fn hold_out_validation(
+    train: &mut Vec<usize>,
+    size: ValidationSize,
+    official_split: bool,
+    seed: u64,
+) -> Result<Vec<usize>, String> {
+    let count = size.count(train.len());
+    if count == 0 || count >= train.len() {
+        return Err(format!(
+            "{count} validation samples out of {} training samples leave {} part empty",
+            train.len(),
+            if count == 0 { "the validation" } else { "the training" }
+        ));
+    }
+    if official_split {
+        return Ok(train.split_off(train.len() - count));
+    }
+    let mut order = train.clone();
+    mlp_core::init::shuffle(&mut DefaultRng::seed_from_u64(seed ^ VALIDATION_STREAM), &mut order);
+    let mut validation = order[..count].to_vec();
+    validation.sort_unstable();
+    let mut held = vec![false; train.iter().max().map_or(0, |&m| m + 1)];
+    validation.iter().for_each(|&i| held[i] = true);
+    train.retain(|&i| !held[i]);
+    Ok(validation)
+}
+
 fn partition(is_test: &[bool]) -> Indices {
     let (test, train) = (0..is_test.len()).partition(|&i| is_test[i]);
     Indices { train, test }
@@ -174,6 +246,30 @@ mod tests {
             labels,
             feature_count: 1,
             class_count: per_class.len(),
+        }
+    }
+
+    #[test]
+    fn validation_comes_from_the_training_part_only_and_from_the_seed() {
+        let mut train: Vec<usize> = (0..100).filter(|i| i % 5 != 0).collect();
+        let original = train.clone();
+        let validation = hold_out_validation(&mut train, ValidationSize::Fraction(0.25), false, 3).unwrap();
+        assert_eq!((train.len(), validation.len()), (60, 20));
+        assert!(validation.is_sorted() && train.is_sorted());
+        let mut joined = [train.clone(), validation.clone()].concat();
+        joined.sort_unstable();
+        assert_eq!(joined, original);
+        let mut again = original.clone();
+        assert_eq!(hold_out_validation(&mut again, ValidationSize::Count(20), false, 3).unwrap(), validation);
+        let mut other = original.clone();
+        assert_ne!(hold_out_validation(&mut other, ValidationSize::Count(20), false, 4).unwrap(), validation);
+        let mut official = original.clone();
+        assert_eq!(hold_out_validation(&mut official, ValidationSize::Count(2), true, 3).unwrap(), [98, 99]);
+        assert!(hold_out_validation(&mut original.clone(), ValidationSize::Count(80), false, 3).is_err());
+        assert_eq!(ValidationSize::parse("500"), Ok(ValidationSize::Count(500)));
+        assert_eq!(ValidationSize::parse("0.1"), Ok(ValidationSize::Fraction(0.1)));
+        for bad in ["0", "1.0", "-3", "NaN", "x"] {
+            assert!(ValidationSize::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -618,6 +618,7 @@ impl Runner<'_> {
         let trainer = Training {
             train: self.train,
             test: self.test,
+            validation: None,
             options: &options,
             start: self.start,
             stop: None,

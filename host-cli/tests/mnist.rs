@@ -62,6 +62,7 @@ fn train(train: &IdxSet, test: &IdxSet, threads: usize) -> Outcome {
     let training = Training {
         train,
         test,
+        validation: None,
         options: &options,
         start: &Start::Fresh,
         stop: None,
@@ -85,4 +86,112 @@ fn training_learns_and_gives_the_same_bits_on_one_thread_or_two() {
     let accuracy = host_cli::run::accuracy(&one.test);
     assert!(accuracy > 0.85, "test accuracy {accuracy}");
     assert_eq!(one.confusion.iter().flatten().sum::<u32>(), 4000);
+}
+
+fn host_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_host-cli")).args(args).output().expect("run host-cli")
+}
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+#[test]
+fn the_cli_trains_on_the_official_split_with_a_validation_slice_and_the_same_bits_on_any_thread_count() {
+    let Some(dir) = mnist_dir() else { return };
+    let dir = dir.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let model = |name: &str| tmp.path().join(name).to_str().unwrap().to_owned();
+    let (one, two) = (model("one.mlpm"), model("two.mlpm"));
+    let run = |threads: &str, out: &str| {
+        let args = ["train", "mnist", "--data", dir, "--max-samples", "1500", "--epochs", "2", "--validation", "300"];
+        json_of(&host_cli(&[&args[..], &["--threads", threads, "--out", out, "--json"]].concat()))
+    };
+    let report = run("1", &one);
+    assert_eq!(report, {
+        let mut other = run("2", &two);
+        other["train_seconds"] = report["train_seconds"].clone();
+        other
+    });
+    assert_eq!(std::fs::read(&one).unwrap(), std::fs::read(&two).unwrap(), "a model file independent of --threads");
+    // The official split: the first 1500 training images less the last 300, and the first 1500 test images.
+    assert_eq!(report["train_samples"], 1200);
+    assert_eq!(report["validation_samples"], 300);
+    assert_eq!(report["test_samples"], 1500);
+    assert_eq!(report["test_fraction"], serde_json::Value::Null);
+    assert_eq!(report["schedule"]["name"], "cosine", "{}", report["schedule"]);
+    let last = &report["history"][1];
+    assert!(last["validation_accuracy"].as_f64().unwrap() > 0.75, "{last}");
+    assert!(last["validation_loss"].as_f64().unwrap() < last["test_loss"].as_f64().unwrap() + 1.0, "{last}");
+    let test_accuracy = report["test_accuracy"].as_f64().unwrap();
+    assert!(test_accuracy > 0.75, "{test_accuracy}");
+
+    // eval finds the same test images and the same accuracy.
+    let eval = json_of(&host_cli(&["eval", &one, "mnist", "--data", dir, "--max-samples", "1500", "--json"]));
+    assert_eq!(eval["accuracy"].as_f64(), Some(test_accuracy), "{eval}");
+
+    // A resumed run must hold out the same samples.
+    let checkpoint = model("checkpoint.mlpm");
+    let base = ["train", "mnist", "--data", dir, "--max-samples", "400", "--epochs", "1", "--schedule", "constant"];
+    let made = host_cli(&[&base[..], &["--validation", "100", "--checkpoint", "--out", &checkpoint]].concat());
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let other = host_cli(&[
+        "train",
+        "mnist",
+        "--data",
+        dir,
+        "--max-samples",
+        "400",
+        "--resume",
+        &checkpoint,
+        "--epochs",
+        "2",
+        "--validation",
+        "50",
+    ]);
+    assert!(!other.status.success());
+    assert!(String::from_utf8_lossy(&other.stderr).contains("--validation 100, not 50"));
+}
+
+#[test]
+fn bad_mnist_input_is_an_error_that_names_the_problem_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("model.mlpm");
+    let out_str = out.to_str().unwrap();
+    let expect_error = |args: &[&str], needle: &str| {
+        let result = host_cli(args);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!result.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(!out.exists(), "{args:?} left a file");
+    };
+    expect_error(&["train", "mnist", "--out", out_str], "give it with --data");
+    let empty = tmp.path().to_str().unwrap();
+    expect_error(&["train", "mnist", "--data", empty, "--out", out_str], "train-images-idx3-ubyte");
+    // A truncated training-images file.
+    let broken = tmp.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    let mut images = Vec::from(0x0803u32.to_be_bytes());
+    for dim in [3u32, 28, 28] {
+        images.extend(dim.to_be_bytes());
+    }
+    images.extend([0u8; 784 * 2]);
+    std::fs::write(broken.join("train-images-idx3-ubyte"), &images).unwrap();
+    let mut labels = Vec::from(0x0801u32.to_be_bytes());
+    labels.extend(3u32.to_be_bytes());
+    labels.extend([1u8, 2, 3]);
+    std::fs::write(broken.join("train-labels-idx1-ubyte"), &labels).unwrap();
+    std::fs::write(broken.join("t10k-images-idx3-ubyte"), &images).unwrap();
+    std::fs::write(broken.join("t10k-labels-idx1-ubyte"), &labels).unwrap();
+    let broken = broken.to_str().unwrap();
+    expect_error(&["train", "mnist", "--data", broken, "--out", out_str], "train-images-idx3-ubyte");
+    let Some(dir) = mnist_dir() else { return };
+    let dir = dir.to_str().unwrap();
+    expect_error(&["train", "mnist", "--data", dir, "--test-fraction", "0.2", "--out", out_str], "its own split");
+    expect_error(
+        &["train", "mnist", "--data", dir, "--max-samples", "100", "--validation", "100", "--out", out_str],
+        "invalid --validation",
+    );
+    expect_error(&["train", "mnist", "--data", dir, "--hidden", "64", "--out", out_str], "supported: 128 256 256,128");
 }

@@ -66,6 +66,9 @@ fn history(epochs: u32) -> Vec<EpochRecord> {
                 loss: 2.3 / e64,
                 train_accuracy: 1.0 - 0.5 / e64,
                 test_accuracy: 0.95 - 0.5 / e64,
+                test_loss: 2.5 / e64,
+                validation_accuracy: Some(0.96 - 0.5 / e64),
+                validation_loss: Some(2.4 / e64),
                 learning_rate: 0.1,
             }
         })

@@ -18,8 +18,8 @@ use mlp_core::{Error, Hyperparameter, Init, TrainConfig};
 /// Which data, and how it is split.
 #[derive(Debug, Args)]
 pub struct DataArgs {
-    /// The data set: digits or iris (built in), moons (generated from --seed), or csv FILE (any numeric
-    /// CSV file with a header).
+    /// The data set: digits or iris (built in), moons (generated from --seed), csv FILE (any numeric
+    /// CSV file with a header), or mnist --data DIR (MNIST's four IDX files, or any data set so laid out).
     #[arg(value_name = "DATASET", value_parser = dataset_parser())]
     pub dataset: &'static DatasetSpec,
 
@@ -28,11 +28,13 @@ pub struct DataArgs {
     pub file: Option<PathBuf>,
 
     /// digits, iris: read the samples from this file (in the built-in copy's format) instead of the
-    /// copy built into the program.
+    /// copy built into the program. mnist: the directory of the four IDX files (train-images-idx3-ubyte,
+    /// train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each gzipped or not).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
 
-    /// Read only the first N samples of the file (for files larger than memory should hold).
+    /// Read only the first N samples of the file (for files larger than memory should hold); mnist: the
+    /// first N of its training images and the first N of its test images.
     #[arg(long, value_name = "N")]
     pub max_samples: Option<usize>,
 
@@ -57,7 +59,7 @@ pub struct DataArgs {
     #[arg(long, value_name = "SD", allow_negative_numbers = true)]
     pub noise: Option<f64>,
 
-    /// Fraction of each class held out for testing, in (0, 1) [default: 0.2].
+    /// Fraction of each class held out for testing, in (0, 1) [default: 0.2; mnist has its own split].
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub test_fraction: Option<f64>,
 
@@ -84,6 +86,19 @@ fn parse_delimiter(text: &str) -> Result<u8, String> {
     }
 }
 
+/// More threads than any machine this runs on has cores: a typing mistake,
+/// refused rather than asking the system for thousands of threads.
+pub const MAX_THREADS: usize = 256;
+
+/// `--threads`, checked: at least 1, at most [`MAX_THREADS`].
+pub fn check_threads(threads: Option<usize>) -> anyhow::Result<Option<usize>> {
+    match threads {
+        Some(0) => bail!("invalid --threads 0: at least one thread does the work"),
+        Some(n) if n > MAX_THREADS => bail!("invalid --threads {n}: at most {MAX_THREADS}"),
+        other => Ok(other),
+    }
+}
+
 /// A flag that only some data sets take, refused for the others.
 fn only_for(flag: &str, given: bool, spec: &DatasetSpec, takes: &[&str]) -> anyhow::Result<()> {
     if given && !takes.contains(&spec.name) {
@@ -95,6 +110,14 @@ fn only_for(flag: &str, given: bool, spec: &DatasetSpec, takes: &[&str]) -> anyh
 impl DataArgs {
     /// The held-out fraction, checked.
     pub fn test_fraction(&self) -> anyhow::Result<f64> {
+        if let (Some(given), Kind::Idx) = (self.test_fraction, self.dataset.kind) {
+            bail!(
+                "invalid --test-fraction {}: {} comes with its own split (its training and test files); \
+                 hold out training images for validation with --validation N instead",
+                number(given),
+                self.dataset.name
+            );
+        }
         let fraction = self.test_fraction.unwrap_or(self.dataset.defaults.test_fraction);
         if !(fraction > 0.0 && fraction < 1.0) {
             bail!("invalid --test-fraction {}: must be greater than 0 and less than 1", number(fraction));
@@ -113,13 +136,14 @@ impl DataArgs {
                     Kind::BuiltIn { .. } => {
                         format!("; to read {} from a file, give --data {}", spec.name, file.display())
                     }
+                    Kind::Idx => format!("; give {}'s directory with --data {}", spec.name, file.display()),
                     _ => String::new(),
                 };
                 bail!("unexpected FILE {} after {}: only csv reads a file given so{hint}", file.display(), spec.name)
             }
             _ => {}
         }
-        only_for("--data", self.data.is_some(), spec, &["digits", "iris"])?;
+        only_for("--data", self.data.is_some(), spec, &["digits", "iris", "mnist"])?;
         only_for("--label-column", self.label_column.is_some(), spec, &["csv"])?;
         only_for("--delimiter", self.delimiter.is_some(), spec, &["csv"])?;
         only_for("--task", self.task.is_some(), spec, &["csv"])?;
@@ -418,7 +442,8 @@ pub struct OptimizerArgs {
     #[arg(long, value_name = "NORM", allow_negative_numbers = true, default_value_t = 0.0)]
     pub clip_norm: f64,
 
-    /// How the learning rate changes from epoch to epoch [default: inverse-time with --decay, else constant].
+    /// How the learning rate changes from epoch to epoch [default: inverse-time with --decay, else
+    /// cosine for mnist and constant for the others].
     #[arg(long, value_enum, value_name = "SHAPE")]
     pub schedule: Option<ScheduleKind>,
 
@@ -508,7 +533,7 @@ impl OptimizerArgs {
         let epochs = epochs as u32; // at most MAX_EPOCHS, checked above
         let kind = self.kind();
         let optimizer = self.optimizer_for(kind, defaults)?;
-        let schedule = self.schedule(defaults.lr.get(kind))?;
+        let schedule = self.schedule(defaults.lr.get(kind), defaults.cosine)?;
         let l2 = self.l2.unwrap_or(if kind == OptimizerKind::AdamW { 0.0 } else { defaults.l2 });
         let config = TrainConfig {
             epochs,
@@ -572,9 +597,11 @@ impl OptimizerArgs {
     }
 
     /// The schedule with its flags; a flag the schedule does not use is an error.
-    fn schedule(&self, default_lr: f64) -> anyhow::Result<Schedule> {
+    fn schedule(&self, default_lr: f64, default_cosine: bool) -> anyhow::Result<Schedule> {
         let kind = self.schedule.unwrap_or(if self.decay.is_some() {
             ScheduleKind::InverseTime
+        } else if default_cosine {
+            ScheduleKind::Cosine
         } else {
             ScheduleKind::Constant
         });

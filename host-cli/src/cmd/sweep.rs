@@ -19,10 +19,6 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::args::{ArchArgs, DataArgs, OptimizerArgs};
 
-/// More threads than any machine this runs on has cores: a typing mistake,
-/// refused rather than asking the system for thousands of threads.
-const MAX_THREADS: usize = 256;
-
 /// `sweep DATASET …` runs a grid (or a shard of it); `sweep merge FILES…` combines shards.
 #[derive(Debug)]
 pub enum Cmd {
@@ -176,9 +172,7 @@ impl RunArgs {
         let lr_span = self.lr_span.as_deref().map(|text| Span::parse("--lr", text)).transpose()?;
         let l2_span = self.l2_span.as_deref().map(|text| Span::parse("--l2", text)).transpose()?;
         let shard = self.shard.as_deref().map(Shard::parse).transpose()?;
-        let threads = match self.threads {
-            Some(0) => bail!("invalid --threads 0: at least one thread trains the cells"),
-            Some(n) if n > MAX_THREADS => bail!("invalid --threads {n}: at most {MAX_THREADS}"),
+        let threads = match super::args::check_threads(self.threads)? {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };

@@ -15,7 +15,7 @@ use host_cli::prepare;
 use host_cli::regression::{self, RegressionEpoch, RegressionTraining, TargetScaling};
 use host_cli::report::{DataReport, RegressionReport, TrainReport, number};
 use host_cli::run::{EpochRecord, Outcome, RunOptions, Start, Training};
-use host_cli::split::{Indices, SplitError};
+use host_cli::split::{self, Indices, SplitError, ValidationSize};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlp_core::Error;
 
@@ -72,6 +72,16 @@ pub struct Cmd {
     /// Keep the first N layers of the --init model fixed; train the rest.
     #[arg(long, value_name = "N", requires = "init_from")]
     freeze: Option<u32>,
+
+    /// Hold out N training samples (or a FRACTION of them) for validation, measured after every epoch
+    /// and drawn by --plot. mnist holds out its last N training images; the others draw them from --seed.
+    #[arg(long, value_name = "N|FRACTION", value_parser = ValidationSize::parse)]
+    validation: Option<ValidationSize>,
+
+    /// Threads to train and evaluate with [default: every core]. The results are the same bits for
+    /// any number of threads.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
 }
 
 /// Raised by Ctrl-C: the run stopped early after saving a checkpoint.
@@ -114,6 +124,8 @@ struct Plan {
     request: Request,
     /// The targets' scaling a --resume or --init model records (regression).
     stored_targets: Option<(f64, f64)>,
+    /// The validation samples a --resume checkpoint held out (0: none).
+    stored_validation: Option<usize>,
 }
 
 impl Cmd {
@@ -127,8 +139,13 @@ impl Cmd {
         }
         let figure = self.plot.as_ref().map(host_cli::plot::Figure::new).transpose()?;
         let mut table = plan.spec.read(&plan.request)?;
-        let indices = prepare::split(&table, plan.test_fraction, plan.options.seed)
+        let mut indices = prepare::split(&table, plan.test_fraction, plan.options.seed)
             .map_err(|e| test_fraction_error(plan.test_fraction, &e))?;
+        if table.is_regression() && self.validation.is_some() {
+            bail!("--validation applies to classification; it does not apply to --task regression");
+        }
+        // Held out before the inputs are scaled, so the scaling is the training samples' alone.
+        let validation = self.hold_out_validation(&plan, &table, &mut indices.train)?;
         let arch = self.shape(&mut plan, &mut table, &indices)?;
         let (batch_size, train_samples) = (plan.options.train.batch_size, indices.train.len());
         if batch_size > train_samples {
@@ -153,12 +170,15 @@ impl Cmd {
             ));
             bar.inc(1);
         };
-        let recorded = Recorded::of_run(plan.spec, &table, &plan.request, plan.options.seed, plan.test_fraction);
+        let mut recorded = Recorded::of_run(plan.spec, &table, &plan.request, plan.options.seed, plan.test_fraction);
+        recorded.validation = Some(validation.len());
         let metadata = recorded.to_metadata();
         let (train, test) = (indices.train_of(&table), indices.test_of(&table));
+        let held_out = host_cli::source::Subset { source: &table, indices: &validation };
         let training = Training {
             train: &train,
             test: &test,
+            validation: (!validation.is_empty()).then_some(&held_out as &dyn host_cli::source::SampleSource),
             options: &plan.options,
             start: &plan.start,
             stop: Some(&STOP),
@@ -199,7 +219,9 @@ impl Cmd {
         };
         warn_if_no_better_than_chance(&outcome, &train_counts, &plan);
         let data = DataReport::of(&table, &recorded);
-        let report = TrainReport::new(plan.spec.name, data, &arch, &plan.options, plan.test_fraction, &outcome);
+        let test_fraction = table.official_split().is_none().then_some(plan.test_fraction);
+        let mut report = TrainReport::new(plan.spec.name, data, &arch, &plan.options, test_fraction, &outcome);
+        report.validation_samples = (!validation.is_empty()).then_some(validation.len());
         let mut out = io::stdout().lock();
         if self.json {
             let line = serde_json::to_string(&report).context("cannot serialise the report")?;
@@ -271,6 +293,31 @@ impl Cmd {
         Ok(())
     }
 
+    /// Takes the validation samples out of `train`: as --validation asks, or
+    /// as the resumed checkpoint did (a resumed run must train on the same samples).
+    fn hold_out_validation(&self, plan: &Plan, table: &Table, train: &mut Vec<usize>) -> anyhow::Result<Vec<usize>> {
+        let resuming = matches!(plan.start, Start::Resume(_));
+        let stored = plan.stored_validation.filter(|_| resuming);
+        let size = match (self.validation, stored) {
+            (Some(given), Some(stored)) if given.count(train.len()) != stored => {
+                bail!(
+                    "the checkpoint was trained with --validation {stored}, not {} (other training samples)",
+                    given.count(train.len())
+                )
+            }
+            (Some(given), None) if resuming => {
+                bail!("the checkpoint was trained without --validation, not with {}", given.count(train.len()))
+            }
+            (None, Some(stored)) => Some(ValidationSize::Count(stored)),
+            (given, _) => given,
+        };
+        let Some(size) = size.filter(|size| *size != ValidationSize::Count(0)) else {
+            return Ok(Vec::new());
+        };
+        split::hold_out_validation(train, size, table.official_split().is_some(), plan.options.seed)
+            .map_err(|problem| anyhow!("invalid --validation: {problem}"))
+    }
+
     /// Saves the checkpoint of an interrupted run, says how to resume it, and ends with [`Interrupted`].
     fn interrupted(&self, plan: &Plan, checkpoint: &[u8], done: u32) -> anyhow::Result<()> {
         let path = self.out.clone().unwrap_or_else(|| PathBuf::from(format!("{}-interrupted.mlpm", plan.spec.name)));
@@ -321,10 +368,20 @@ impl Cmd {
             let mut request = self.data.request_for_model(&recorded, path)?;
             // The moons of a resumed run are those of its split's seed.
             request.moons.seed = seed;
-            let options = RunOptions { train, init, seed, threads: None };
+            let options = RunOptions { train, init, seed, threads: super::args::check_threads(self.threads)? };
             let stored_targets = recorded.target_offset.zip(recorded.target_scale);
+            let stored_validation = recorded.validation;
             let start = Start::Resume(file);
-            return Ok(Plan { spec, arch: Some(arch), options, test_fraction, start, request, stored_targets });
+            return Ok(Plan {
+                spec,
+                arch: Some(arch),
+                options,
+                test_fraction,
+                start,
+                request,
+                stored_targets,
+                stored_validation,
+            });
         }
         let mut train = self.train.config(&spec.defaults)?;
         let test_fraction = self.data.test_fraction()?;
@@ -371,8 +428,9 @@ impl Cmd {
             }
             None => (Some(self.arch.architecture(spec)?), Start::Fresh),
         };
-        let options = RunOptions { train, init, seed: self.data.seed, threads: None };
-        Ok(Plan { spec, arch, options, test_fraction, start, request, stored_targets })
+        let threads = super::args::check_threads(self.threads)?;
+        let options = RunOptions { train, init, seed: self.data.seed, threads };
+        Ok(Plan { spec, arch, options, test_fraction, start, request, stored_targets, stored_validation: None })
     }
 
     /// The network for `table`: the plan's (a model file's, checked against

@@ -124,6 +124,12 @@ pub struct Table {
     transform: Transform,
     columns: Option<Columns>,
     truncated: bool,
+    /// The first test sample of a data set that comes with its own split
+    /// (MNIST's 60 000 then 10 000): samples before it train, the rest test.
+    official_split: Option<usize>,
+    /// Every byte value's input under `transform`, while the values are
+    /// bytes and the transform a division: an input is then one lookup.
+    byte_inputs: Option<Box<[f32; 256]>>,
 }
 
 impl Table {
@@ -147,7 +153,32 @@ impl Table {
             transform: Transform::Divide(1.0),
             columns: None,
             truncated: false,
+            official_split: None,
+            byte_inputs: None,
         }
+    }
+
+    /// A table of images and their classes, `features` bytes per image
+    /// (pixels), taken over without copying; `official_split` is the first
+    /// test image when the images come as training then test sets.
+    pub fn of_bytes(
+        origin: Origin,
+        features: usize,
+        classes: usize,
+        pixels: Vec<u8>,
+        labels: Vec<u16>,
+        official_split: Option<usize>,
+    ) -> Self {
+        debug_assert_eq!(pixels.len(), labels.len() * features);
+        let mut table = Table::new(origin, features, Targets::Classes { labels, count: classes });
+        table.values = Values::Bytes(pixels);
+        table.official_split = official_split;
+        table
+    }
+
+    /// The first test sample, when the data set comes with its own split.
+    pub fn official_split(&self) -> Option<usize> {
+        self.official_split
     }
 
     /// Appends a sample of class `label` (below the class count, which the caller checks).
@@ -180,6 +211,13 @@ impl Table {
 
     /// Sets the transform from raw values to inputs.
     pub fn set_transform(&mut self, transform: Transform) {
+        self.byte_inputs = match (&self.values, &transform) {
+            // `raw / d` for each byte, as `Transform::apply` computes it.
+            (Values::Bytes(_), &Transform::Divide(d)) => {
+                Some(Box::new(core::array::from_fn(|b| Transform::Divide(d).apply(0, b as f32))))
+            }
+            _ => None,
+        };
         self.transform = transform;
     }
 
@@ -350,7 +388,7 @@ impl Table {
             offset.push(mean32);
             scale.push(deviation32);
         }
-        self.transform = Transform::Standardise { offset, scale };
+        self.set_transform(Transform::Standardise { offset, scale });
         Ok(())
     }
 
@@ -435,6 +473,11 @@ impl SampleSource for Table {
     #[inline]
     fn features_into(&self, index: usize, out: &mut [f32]) {
         let start = index * self.features;
+        if let (Values::Bytes(bytes), Some(inputs)) = (&self.values, &self.byte_inputs) {
+            bytes_into(&bytes[start..][..self.features], inputs, &mut out[..self.features]);
+            out[self.features..].fill(0.0);
+            return;
+        }
         for (j, x) in out[..self.features].iter_mut().enumerate() {
             *x = self.transform.apply(j, self.values.get(start + j));
         }
@@ -443,6 +486,33 @@ impl SampleSource for Table {
 
     fn label(&self, index: usize) -> usize {
         self.class(index)
+    }
+
+    fn prefetch(&self, index: usize) {
+        if let Values::Bytes(bytes) = &self.values
+            && let Some(row) = bytes.get(index * self.features..(index + 1) * self.features)
+        {
+            crate::source::prefetch(row);
+        }
+    }
+}
+
+/// Each byte's input from `inputs`, eight at a time: most groups of eight
+/// pixels of a digit are blank (60 % in MNIST), and a blank group is one test.
+#[inline]
+fn bytes_into(bytes: &[u8], inputs: &[f32; 256], out: &mut [f32]) {
+    let zero = inputs[0];
+    let (groups, rest) = bytes.as_chunks::<8>();
+    let (out_groups, out_rest) = out.as_chunks_mut::<8>();
+    for (x, group) in out_groups.iter_mut().zip(groups) {
+        if u64::from_ne_bytes(*group) == 0 {
+            *x = [zero; 8];
+        } else {
+            *x = group.map(|b| inputs[usize::from(b)]);
+        }
+    }
+    for (x, &b) in out_rest.iter_mut().zip(rest) {
+        *x = inputs[usize::from(b)];
     }
 }
 
