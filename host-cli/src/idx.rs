@@ -203,15 +203,17 @@ impl Mnist {
 }
 
 /// MNIST's training images then its test images as one [`Table`] of bytes
-/// (the pixels move, nothing is converted), divided by `divisor` when read,
+/// (copied once, to huge pages: [`crate::pages`]), divided by `divisor` when read,
 /// with the official split: the training images come first.
 pub fn into_table(mnist: Mnist, origin: Origin, divisor: f32) -> Table {
     let Mnist { train, test } = mnist;
     let features = train.rows * train.cols;
     let split = train.len();
-    let mut pixels = train.pixels;
-    pixels.truncate(split * features);
-    pixels.extend_from_slice(&test.pixels[..test.len() * features]);
+    // One copy into memory on huge pages: an epoch reads the images in random order.
+    let mut pixels = crate::pages::huge_page_vec(train.pixels.len() + test.pixels.len());
+    pixels.extend_from_slice(&train.pixels);
+    drop(train.pixels);
+    pixels.extend_from_slice(&test.pixels);
     drop(test.pixels);
     let labels = train.labels.iter().chain(&test.labels).map(|&l| u16::from(l)).collect();
     let mut table = Table::of_bytes(origin, features, CLASSES, pixels, labels, Some(split));

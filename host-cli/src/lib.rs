@@ -13,6 +13,7 @@ pub mod export;
 pub mod idx;
 pub mod modelfile;
 pub mod optim;
+pub mod pages;
 pub mod parallel;
 pub mod plot;
 pub mod prepare;
