@@ -118,6 +118,10 @@ pub enum Hyperparameter {
     InitialiserRange,
     /// Layers kept fixed at the front of the network.
     FrozenLayers,
+    /// Early stopping's epochs without improvement.
+    Patience,
+    /// Early stopping's smallest improvement.
+    MinDelta,
 }
 
 impl Hyperparameter {
@@ -143,6 +147,8 @@ impl Hyperparameter {
             Hyperparameter::BatchSize => "batch size",
             Hyperparameter::InitialiserRange => "initialiser range",
             Hyperparameter::FrozenLayers => "frozen layers",
+            Hyperparameter::Patience => "patience",
+            Hyperparameter::MinDelta => "minimum improvement",
         }
     }
 }

@@ -102,6 +102,7 @@
 
 pub mod activation;
 mod buffer;
+pub mod early_stopping;
 mod error;
 pub mod float;
 pub mod init;

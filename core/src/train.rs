@@ -537,6 +537,12 @@ where
         self.net
     }
 
+    /// The network, to change between epochs: early stopping copies the
+    /// best weights out and back ([`crate::early_stopping`]).
+    pub fn net_mut(&mut self) -> &mut N {
+        self.net
+    }
+
     /// The training state.
     pub fn state(&self) -> &TrainState<N, O> {
         self.state

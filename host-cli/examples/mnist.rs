@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
         ..TrainConfig::new(AnyOptimizer::Momentum(Momentum { momentum: args.momentum }))
     };
     let init = if args.glorot { Init::GlorotUniform } else { Init::HeUniform };
-    let options = RunOptions { train, init, seed: args.seed, threads: args.threads };
+    let options = RunOptions { train, init, seed: args.seed, threads: args.threads, early_stopping: None };
     let arch =
         Architecture { inputs: 784, hidden: args.hidden.clone(), outputs: 10, activation: HiddenActivation::Relu };
     let mut last = Instant::now();

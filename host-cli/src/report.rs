@@ -51,6 +51,9 @@ pub struct TrainReport {
     /// Training samples held out for validation (`--validation`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validation_samples: Option<usize>,
+    /// With early stopping: the epoch whose weights were kept (the lowest validation loss).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub best_epoch: Option<u32>,
     /// Test samples.
     pub test_samples: usize,
     /// Trainable parameters.
@@ -341,6 +344,7 @@ impl TrainReport {
             test_fraction,
             train_samples: outcome.train.samples,
             validation_samples: None,
+            best_epoch: None,
             test_samples: outcome.test.samples,
             parameters: outcome.parameters,
             train_accuracy: crate::run::accuracy(&outcome.train),
@@ -408,6 +412,10 @@ impl TrainReport {
             writeln!(out, "validation      {accuracy:.4} ({}/{samples})", count(accuracy, samples))?;
         }
         writeln!(out, "final loss      {:.6} (mean training loss of the last epoch)", self.final_loss)?;
+        if let Some(best) = self.best_epoch {
+            let ran = self.history.last().map_or(0, |r| r.epoch);
+            writeln!(out, "early stopping  kept epoch {best} (lowest validation loss) after {ran} epochs")?;
+        }
         let per_epoch = self.train_seconds / f64::from(self.epochs.max(1));
         writeln!(
             out,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
+use mlp_core::early_stopping::{EarlyStopping, Verdict};
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::model::{self, Extras};
 use mlp_core::{
@@ -39,6 +40,18 @@ pub struct RunOptions {
     /// Threads to train and evaluate with; `None` for every core
     /// ([`available_threads`]). The results do not depend on it.
     pub threads: Option<usize>,
+    /// Stop once the validation loss stops improving, and keep the best
+    /// epoch's weights; needs validation samples.
+    pub early_stopping: Option<StopEarly>,
+}
+
+/// Early stopping's settings ([`mlp_core::early_stopping`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StopEarly {
+    /// Epochs in a row without an improvement before training stops.
+    pub patience: u32,
+    /// The smallest fall of the validation loss that counts as an improvement.
+    pub min_delta: f32,
 }
 
 impl RunOptions {
@@ -105,6 +118,8 @@ pub struct Outcome {
     pub first_epoch: u32,
     /// Whether the run stopped early because it was asked to (Ctrl-C).
     pub interrupted: bool,
+    /// With early stopping: the epoch whose weights the run kept.
+    pub best_epoch: Option<u32>,
 }
 
 impl Outcome {
@@ -217,6 +232,13 @@ where
     if let Some(validation) = validation {
         engine::check_source(validation, I, O)?;
     }
+    let mut stopping = match options.early_stopping {
+        Some(_) if validation.is_none() => anyhow::bail!("early stopping needs validation samples (--validation)"),
+        Some(StopEarly { patience, min_delta }) => Some(EarlyStopping::new(patience, min_delta)?),
+        None => None,
+    };
+    // The best epoch's weights, shaped like the trainable parameters.
+    let mut best = stopping.as_ref().map(|_| zeroed_box::<N::Gradients>());
     let threads = options.thread_count();
 
     let mut net = zeroed_box::<N>();
@@ -249,7 +271,7 @@ where
     let mut history = Vec::new();
     let mut train_time = Duration::ZERO;
     let mut interrupted = false;
-    let (train_metrics, test_result) = with_team(threads, |team| -> anyhow::Result<_> {
+    let (train_metrics, test_result, best_epoch) = with_team(threads, |team| -> anyhow::Result<_> {
         let mut learner = Learner::new(&mut *net, &mut state, &mut order, SoftmaxCrossEntropy, &options.train)?;
         while learner.state().persistent.epoch < options.train.epochs {
             if stop.is_some_and(|flag| flag.load(Ordering::SeqCst)) {
@@ -261,6 +283,7 @@ where
             train_time += start.elapsed();
             let test_metrics = engine::evaluate::<N, O>(learner.net(), test, team, unit).metrics;
             let validation_metrics = validation.map(|v| engine::evaluate::<N, O>(learner.net(), v, team, unit).metrics);
+            let validation_loss = validation_metrics.as_ref().map(|m| m.loss);
             let record = EpochRecord {
                 epoch: metrics.epoch,
                 loss: f64::from(metrics.train.loss),
@@ -273,9 +296,19 @@ where
             };
             history.push(record);
             on_epoch(&record);
+            if let (Some(stopping), Some(best), Some(loss)) = (&mut stopping, &mut best, validation_loss) {
+                if stopping.observe(record.epoch, loss, learner.net_mut(), best) == Verdict::Stop {
+                    break;
+                }
+            }
         }
+        let best_epoch = match (&stopping, &best) {
+            (Some(stopping), Some(best)) => stopping.restore(learner.net_mut(), best),
+            _ => None,
+        };
         let net = learner.net();
-        Ok((engine::evaluate::<N, O>(net, train, team, unit).metrics, engine::evaluate::<N, O>(net, test, team, unit)))
+        let train_metrics = engine::evaluate::<N, O>(net, train, team, unit).metrics;
+        Ok((train_metrics, engine::evaluate::<N, O>(net, test, team, unit), best_epoch))
     })?;
     let test_metrics = test_result.metrics;
     let mut matrix = ConfusionMatrix::<O>::new();
@@ -298,6 +331,7 @@ where
         checkpoint,
         first_epoch,
         interrupted,
+        best_epoch,
     })
 }
 

@@ -57,6 +57,7 @@ fn train(train: &IdxSet, test: &IdxSet, threads: usize) -> Outcome {
         init: Init::HeUniform,
         seed: 0,
         threads: Some(threads),
+        early_stopping: None,
     };
     let arch = Architecture { inputs: 784, hidden: vec![128], outputs: 10, activation: HiddenActivation::Relu };
     let training = Training {

@@ -191,7 +191,8 @@ impl RunArgs {
         };
         let test_fraction = self.data.test_fraction()?;
         let request = self.data.request()?;
-        let base = RunOptions { train, init: self.arch.init(), seed: self.data.seed, threads: None };
+        let base =
+            RunOptions { train, init: self.arch.init(), seed: self.data.seed, threads: None, early_stopping: None };
 
         // The data as `train` prepares it for a fresh run: read, split from
         // the seed, the network's shape (a CSV file's from the file), inputs

@@ -14,7 +14,7 @@ use host_cli::optim::AnyOptimizer;
 use host_cli::prepare;
 use host_cli::regression::{self, RegressionEpoch, RegressionTraining, TargetScaling};
 use host_cli::report::{DataReport, RegressionReport, TrainReport, number};
-use host_cli::run::{EpochRecord, Outcome, RunOptions, Start, Training};
+use host_cli::run::{EpochRecord, Outcome, RunOptions, Start, StopEarly, Training};
 use host_cli::split::{self, Indices, SplitError, ValidationSize};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mlp_core::Error;
@@ -77,6 +77,21 @@ pub struct Cmd {
     /// and drawn by --plot. mnist holds out its last N training images; the others draw them from --seed.
     #[arg(long, value_name = "N|FRACTION", value_parser = ValidationSize::parse)]
     validation: Option<ValidationSize>,
+
+    /// Stop once the validation loss has not improved for PATIENCE epochs in a row, and keep the best
+    /// epoch's weights. Needs --validation.
+    #[arg(long, value_name = "PATIENCE", requires = "validation", conflicts_with_all = ["checkpoint", "resume"])]
+    early_stopping: Option<u32>,
+
+    /// Early stopping: the smallest fall of the validation loss that counts as an improvement.
+    #[arg(
+        long,
+        value_name = "DELTA",
+        requires = "early_stopping",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    min_delta: f64,
 
     /// Threads to train and evaluate with [default: every core]. The results are the same bits for
     /// any number of threads.
@@ -222,6 +237,7 @@ impl Cmd {
         let test_fraction = table.official_split().is_none().then_some(plan.test_fraction);
         let mut report = TrainReport::new(plan.spec.name, data, &arch, &plan.options, test_fraction, &outcome);
         report.validation_samples = (!validation.is_empty()).then_some(validation.len());
+        report.best_epoch = outcome.best_epoch;
         let mut out = io::stdout().lock();
         if self.json {
             let line = serde_json::to_string(&report).context("cannot serialise the report")?;
@@ -291,6 +307,19 @@ impl Cmd {
         }
         out.flush()?;
         Ok(())
+    }
+
+    /// --early-stopping and --min-delta, checked.
+    fn early_stopping(&self) -> anyhow::Result<Option<StopEarly>> {
+        let Some(patience) = self.early_stopping else { return Ok(None) };
+        if patience == 0 {
+            bail!("invalid --early-stopping 0: the patience is at least 1 epoch");
+        }
+        let min_delta = self.min_delta as f32;
+        if !(min_delta.is_finite() && min_delta >= 0.0) {
+            bail!("invalid --min-delta {}: must be a finite loss difference, 0 or more", number(self.min_delta));
+        }
+        Ok(Some(StopEarly { patience, min_delta }))
     }
 
     /// Takes the validation samples out of `train`: as --validation asks, or
@@ -368,7 +397,8 @@ impl Cmd {
             let mut request = self.data.request_for_model(&recorded, path)?;
             // The moons of a resumed run are those of its split's seed.
             request.moons.seed = seed;
-            let options = RunOptions { train, init, seed, threads: super::args::check_threads(self.threads)? };
+            let threads = super::args::check_threads(self.threads)?;
+            let options = RunOptions { train, init, seed, threads, early_stopping: None };
             let stored_targets = recorded.target_offset.zip(recorded.target_scale);
             let stored_validation = recorded.validation;
             let start = Start::Resume(file);
@@ -429,7 +459,8 @@ impl Cmd {
             None => (Some(self.arch.architecture(spec)?), Start::Fresh),
         };
         let threads = super::args::check_threads(self.threads)?;
-        let options = RunOptions { train, init, seed: self.data.seed, threads };
+        let early_stopping = self.early_stopping()?;
+        let options = RunOptions { train, init, seed: self.data.seed, threads, early_stopping };
         Ok(Plan { spec, arch, options, test_fraction, start, request, stored_targets, stored_validation: None })
     }
 
