@@ -296,10 +296,10 @@ where
             };
             history.push(record);
             on_epoch(&record);
-            if let (Some(stopping), Some(best), Some(loss)) = (&mut stopping, &mut best, validation_loss) {
-                if stopping.observe(record.epoch, loss, learner.net_mut(), best) == Verdict::Stop {
-                    break;
-                }
+            if let (Some(stopping), Some(best), Some(loss)) = (&mut stopping, &mut best, validation_loss)
+                && stopping.observe(record.epoch, loss, learner.net_mut(), best) == Verdict::Stop
+            {
+                break;
             }
         }
         let best_epoch = match (&stopping, &best) {
