@@ -9,6 +9,7 @@ use clap::Args;
 use host_cli::arch::{self, Architecture};
 use host_cli::data::{self, DatasetSpec, Kind, LabelColumn, Request, Table, Task};
 use host_cli::evaluate::{Recorded, check_recorded_columns};
+use host_cli::fullbatch::{self, FullBatchTraining};
 use host_cli::modelfile::{self, ModelFile};
 use host_cli::optim::AnyOptimizer;
 use host_cli::prepare;
@@ -132,6 +133,7 @@ impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         install_interrupt_handler()?;
         host_cli::accel::check_vector_unit_var()?;
+        let full_batch = self.full_batch()?;
         let mut plan = self.plan()?;
         // Checked before reading, so a bad path does not cost a whole run.
         if let Some(out) = &self.out {
@@ -155,6 +157,12 @@ impl Cmd {
             );
         }
         if table.is_regression() {
+            if let Some(settings) = full_batch {
+                bail!(
+                    "--optimizer {} trains classification only; it does not apply to --task regression",
+                    settings.method.name()
+                );
+            }
             if figure.is_some() {
                 bail!("--plot draws classification runs; it does not apply to --task regression");
             }
@@ -185,7 +193,16 @@ impl Cmd {
             metadata: &metadata,
             on_epoch,
         };
-        let result = arch::with_network(&arch, training);
+        let mut full_batch_run = None;
+        let result = match full_batch {
+            None => arch::with_network(&arch, training),
+            Some(settings) => arch::with_network(&arch, FullBatchTraining { training, settings }).map(|run| {
+                run.map(|run| {
+                    full_batch_run = Some((settings, run.evaluations, run.stop));
+                    run.outcome
+                })
+            }),
+        };
         bar.finish_and_clear();
         let mut outcome = result?.map_err(|e| match e.downcast::<Error>() {
             Ok(e) => training_error(e, &plan.options),
@@ -222,6 +239,9 @@ impl Cmd {
         let test_fraction = table.official_split().is_none().then_some(plan.test_fraction);
         let mut report = TrainReport::new(plan.spec.name, data, &arch, &plan.options, test_fraction, &outcome);
         report.validation_samples = (!validation.is_empty()).then_some(validation.len());
+        if let Some((settings, evaluations, stop)) = full_batch_run {
+            report.full_batch(settings, evaluations, stop);
+        }
         let mut out = io::stdout().lock();
         if self.json {
             let line = serde_json::to_string(&report).context("cannot serialise the report")?;
@@ -542,6 +562,27 @@ impl Cmd {
             );
         }
         Ok((seed, fraction))
+    }
+
+    /// `--optimizer lbfgs|cg` with its flags, refused with what it cannot do:
+    /// its state is not kept in model files, so it can neither write nor
+    /// continue a checkpoint bit for bit.
+    fn full_batch(&self) -> anyhow::Result<Option<fullbatch::Settings>> {
+        let Some(settings) = self.train.full_batch()? else { return Ok(None) };
+        let chosen = settings.method.name();
+        if self.checkpoint || self.resume.is_some() {
+            let flag = if self.checkpoint { "--checkpoint" } else { "--resume" };
+            bail!(
+                "{flag} does not apply to --optimizer {chosen}: its state (the line search's and the solver's history) \
+                 is not kept in model files, so it cannot continue bit for bit; --out saves the trained model"
+            );
+        }
+        if self.freeze.is_some() {
+            bail!(
+                "--freeze does not apply to --optimizer {chosen}: it trains every layer (use a first-order optimizer)"
+            );
+        }
+        Ok(Some(settings))
     }
 
     /// A bar over the epochs on stderr, hidden with `--quiet` or when stdout is not a terminal.
