@@ -431,6 +431,49 @@ where
     })
 }
 
+/// The objective at `net`'s parameters on `data` with penalty `l2`, and
+/// its gradient, in the walk's order over the trainable parameters, as the
+/// solvers see them (computed on `threads` threads, with the same bits for
+/// any count). For checks against finite differences.
+pub fn objective_and_gradient<N, const K: usize>(
+    net: &N,
+    data: &dyn SampleSource,
+    l2: f64,
+    threads: usize,
+) -> anyhow::Result<(f64, Vec<f64>)>
+where
+    N: DenseStack<Output = [f32; K]> + Zeroed,
+{
+    engine::check_source(data, N::INPUTS, K)?;
+    let samples = u32::try_from(data.len()).context("too many samples")?;
+    let mut params = Vec::with_capacity(N::PARAMETERS);
+    net.for_each_parameter(|slot, values| {
+        if !slot.frozen {
+            params.extend(values.iter().map(|&w| f64::from(w)));
+        }
+    });
+    with_team(threads, |team| {
+        let mut evaluator = Evaluator::<N> {
+            net: zeroed_box::<N>(),
+            gradients: zeroed_box::<N::Gradients>(),
+            batch: BatchGradient::new::<N>(team.threads(), crate::accel::vector_unit(), 0),
+            order: (0..samples).collect(),
+            data,
+            team,
+            l2,
+            recent: Vec::new(),
+            evaluations: 0,
+            this_iteration: 0,
+        };
+        let point = evaluator.evaluate::<K>(&params)?;
+        Ok((point.objective, point.gradient))
+    })
+}
+
+/// Called after each iteration with its number (from 1), its point and the
+/// time it took.
+type AfterIteration<'f> = dyn FnMut(u32, &[f64], Duration) -> anyhow::Result<()> + 'f;
+
 /// Runs `settings`' method from `start` for at most `iterations`
 /// iterations, calling `after` with each iteration's number, point and
 /// time; returns the last point and why it stopped.
@@ -440,7 +483,7 @@ fn optimize<'r>(
     start: Vec<f64>,
     iterations: u32,
     stop: Option<&AtomicBool>,
-    after: &mut dyn FnMut(u32, &[f64], Duration) -> anyhow::Result<()>,
+    after: &mut AfterIteration<'_>,
 ) -> anyhow::Result<(Vec<f64>, Stop)> {
     let run = Run { objective, iterations, stop };
     let lbfgs = settings.method == Method::Lbfgs;
@@ -448,20 +491,19 @@ fn optimize<'r>(
     // L-BFGS takes the Wolfe conditions' usual loose curvature test; CG
     // needs a stricter one to keep its directions conjugate and descending.
     let curvature = if lbfgs { 0.9 } else { 0.1 };
-    let start = (start, after);
     match settings.line_search {
         LineSearch::MoreThuente => {
             let line = || MoreThuenteLineSearch::new().with_c(1e-4, curvature).map_err(argmin_error);
             match lbfgs {
-                true => run.solve(|| Ok(LBFGS::new(line()?, memory)), start),
-                false => run.solve(|| Ok(cg(line()?)), start),
+                true => run.solve(|| Ok(LBFGS::new(line()?, memory)), start, after),
+                false => run.solve(|| Ok(cg(line()?)), start, after),
             }
         }
         LineSearch::HagerZhang => {
             let line = || HagerZhangLineSearch::new().with_delta_sigma(0.1, curvature).map_err(argmin_error);
             match lbfgs {
-                true => run.solve(|| Ok(LBFGS::new(line()?, memory)), start),
-                false => run.solve(|| Ok(cg(line()?)), start),
+                true => run.solve(|| Ok(LBFGS::new(line()?, memory)), start, after),
+                false => run.solve(|| Ok(cg(line()?)), start, after),
             }
         }
         LineSearch::Backtracking => {
@@ -470,8 +512,8 @@ fn optimize<'r>(
                 BacktrackingLineSearch::new(armijo).rho(0.5).map_err(argmin_error)
             };
             match lbfgs {
-                true => run.solve(|| Ok(LBFGS::new(line()?, memory)), start),
-                false => run.solve(|| Ok(cg(line()?)), start),
+                true => run.solve(|| Ok(LBFGS::new(line()?, memory)), start, after),
+                false => run.solve(|| Ok(cg(line()?)), start, after),
             }
         }
     }
@@ -502,7 +544,8 @@ impl<'r> Run<'r, '_> {
     fn solve<S: Solver<Flat<'r>, Iterate>>(
         &self,
         make: impl Fn() -> anyhow::Result<S>,
-        (start, after): (Vec<f64>, &mut dyn FnMut(u32, &[f64], Duration) -> anyhow::Result<()>),
+        start: Vec<f64>,
+        after: &mut AfterIteration<'_>,
     ) -> anyhow::Result<(Vec<f64>, Stop)> {
         let fresh = |params: Vec<f64>| -> anyhow::Result<(S, Problem<Flat<'r>>, Iterate)> {
             let mut solver = make()?;
