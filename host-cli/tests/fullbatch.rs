@@ -83,6 +83,27 @@ fn the_same_seed_writes_the_same_model_file() {
 }
 
 #[test]
+fn threads_1_and_2_write_the_same_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    for method in ["lbfgs", "cg"] {
+        let reports: Vec<Value> = ["1", "2"]
+            .iter()
+            .map(|threads| {
+                let out = format!("{method}-{threads}.mlpm");
+                let args = ["--optimizer", method, "--epochs", "6", "--threads", threads, "--out", &out];
+                let mut report = train_json(dir.path(), &args);
+                // Everything but the clock must agree.
+                report.as_object_mut().unwrap().remove("train_seconds");
+                report
+            })
+            .collect();
+        assert_eq!(reports[0], reports[1], "{method}");
+        let read = |threads: &str| std::fs::read(dir.path().join(format!("{method}-{threads}.mlpm"))).unwrap();
+        assert_eq!(read("1"), read("2"), "{method}");
+    }
+}
+
+#[test]
 fn the_human_report_names_the_method_and_its_iterations() {
     let dir = tempfile::tempdir().unwrap();
     let out = host_cli(dir.path(), &["train", "digits", "--optimizer", "cg", "--epochs", "3", "--l2", "0.5"]);
@@ -142,6 +163,7 @@ fn run(settings: Settings, threads: usize) -> (Vec<u8>, Vec<host_cli::run::Epoch
     let training = Training {
         train: &train,
         test: &test,
+        validation: None,
         options: &options,
         start: &Start::Fresh,
         stop: None,
