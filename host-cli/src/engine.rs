@@ -295,74 +295,136 @@ where
     Ix: SampleIndex,
 {
     let unit = usable(unit);
-    let layout = Layout::new(&shapes_of::<N>());
-    if data.feature_count() != layout.shapes[0].inputs {
-        return Err(Error::InputLength { expected: layout.shapes[0].inputs, found: data.feature_count() });
+    let inputs = shapes_of::<N>()[0].inputs;
+    if data.feature_count() != inputs {
+        return Err(Error::InputLength { expected: inputs, found: data.feature_count() });
     }
-    let mut rows = Aligned::new(GROUP * layout.stride);
-    let scratch = scratches(team.threads(), &layout);
-    let layers = layout.shapes.len();
     learner.epoch_over(data.len(), |net, state, plan| {
-        // Layers in front of the frozen ones need no gradient, nor deltas.
-        let lowest = (plan.checked().config().frozen_layers as usize).min(layers - 1);
-        let mut transposed: Vec<Vec<f32>> = layout
+        let frozen = plan.checked().config().frozen_layers as usize;
+        let mut batches = BatchGradient::new::<N>(team.threads(), unit, frozen);
+        let (mut loss_sum, mut correct) = (0.0f32, 0usize);
+        let order = plan.order();
+        let mut offset = 0;
+        for batch in plan.batches() {
+            offset += batch.len();
+            let after = order.get(offset..).unwrap_or_default();
+            batches.accumulate::<N, Ix, K>(&*net, &mut state.gradients, data, batch, after, team, |loss, hit| {
+                loss_sum += loss;
+                correct += usize::from(hit);
+            });
+            step(unit, &plan, net, state, batch.len());
+        }
+        Ok((loss_sum, correct))
+    })
+}
+
+/// The gradient of a batch, summed by a team of threads in two phases as
+/// the module documentation describes: what [`train_epoch`] computes before
+/// each optimizer step, and what a full-batch method
+/// ([`crate::fullbatch`]) computes at each point it evaluates. Holds the
+/// buffers, so that they are allocated once for many batches.
+pub struct BatchGradient {
+    unit: VectorUnit,
+    layout: Layout,
+    rows: Aligned,
+    scratch: Vec<Mutex<Scratch>>,
+    /// Per layer above the lowest that trains: its weights by output.
+    transposed: Vec<Vec<f32>>,
+    /// The lowest layer that trains: layers in front of it need no
+    /// gradient, nor deltas.
+    lowest: usize,
+}
+
+impl BatchGradient {
+    /// Buffers for batches of `N` on `threads` threads (the team's count)
+    /// on `unit` (where this CPU has it), the first `frozen_layers` layers
+    /// kept fixed.
+    pub fn new<N: DenseStack>(threads: usize, unit: VectorUnit, frozen_layers: usize) -> Self {
+        let layout = Layout::new(&shapes_of::<N>());
+        let lowest = frozen_layers.min(layout.shapes.len() - 1);
+        let transposed = layout
             .shapes
             .iter()
             .enumerate()
             .map(|(l, s)| vec![0.0; if l > lowest { s.inputs * s.outputs } else { 0 }])
             .collect();
-        let (mut samples, mut upcoming) = ([0usize; GROUP], [0usize; GROUP]);
-        let (mut loss_sum, mut correct) = (0.0f32, 0usize);
-        let order = plan.order();
-        let mut offset = 0;
-        for batch in plan.batches() {
-            {
-                let params = params_of(&*net);
-                for (l, t) in transposed.iter_mut().enumerate().skip(lowest + 1) {
-                    transpose(params[l].weights, layout.shapes[l].outputs, t);
-                }
-                for (g, group) in batch.chunks(GROUP).enumerate() {
-                    for (s, i) in samples.iter_mut().zip(group) {
-                        *s = i.index();
-                    }
-                    // The samples a group further on in the order, which phase 1 asks the
-                    // source to bring into the cache while it reads this group's.
-                    let ahead = order.get(offset + group.len()..).unwrap_or_default();
-                    for (u, i) in upcoming.iter_mut().zip(ahead.iter().chain(core::iter::repeat(&group[0]))) {
-                        *u = i.index();
-                    }
-                    offset += group.len();
-                    let rows = &mut rows.get_mut()[..group.len() * layout.stride];
-                    // Samples per claim: the group shared among the threads, so that each
-                    // streams the first layer's weights once for all its samples.
-                    let chunk = group.len().div_ceil(team.threads()).max(8);
-                    let one = PhaseOne {
-                        layout: &layout,
-                        params: &params,
-                        transposed: &transposed,
-                        source: data,
-                        samples: &samples[..group.len()],
-                        upcoming: &upcoming[..group.len()],
-                        rows: Claims::new(&mut *rows, chunk * layout.stride),
-                        chunk,
-                        scratch: &scratch,
-                        lowest,
-                    };
-                    team.run(&|t| phase_one::<K>(unit, &one, t));
-                    let mut grads = Vec::new();
-                    N::grads(&mut state.gradients, &mut grads);
-                    let two = PhaseTwo::new(&layout, rows, group.len(), g == 0, grads, lowest);
-                    team.run(&|t| phase_two(unit, &two, t));
-                    for row in rows.chunks(layout.stride) {
-                        loss_sum += row[layout.loss];
-                        correct += usize::from(row[layout.loss + 1] != 0.0);
-                    }
-                }
-            }
-            step(unit, &plan, net, state, batch.len());
+        BatchGradient {
+            unit: usable(unit),
+            rows: Aligned::new(GROUP * layout.stride),
+            scratch: scratches(threads, &layout),
+            layout,
+            transposed,
+            lowest,
         }
-        Ok((loss_sum, correct))
-    })
+    }
+
+    /// Sums the gradient of `net`'s loss over the samples `batch` of `data`,
+    /// in the batch's order, into `gradients`, which must hold zeros (as an
+    /// optimizer step leaves it): the bits of `mlp_core::accumulate_sample`
+    /// called on each sample in turn, for any thread count. `after` lists
+    /// the samples to be read next (prefetched). `each` gets every sample's
+    /// loss and whether its predicted class was right, in the batch's order.
+    ///
+    /// `team` must have the thread count given to [`BatchGradient::new`];
+    /// the samples are not checked here (see [`check_source`]).
+    #[allow(clippy::too_many_arguments)] // the batch, its data and where to sum it: no natural group
+    pub fn accumulate<N, Ix, const K: usize>(
+        &mut self,
+        net: &N,
+        gradients: &mut N::Gradients,
+        data: &dyn SampleSource,
+        batch: &[Ix],
+        after: &[Ix],
+        team: &Team<'_>,
+        mut each: impl FnMut(f32, bool),
+    ) where
+        N: DenseStack<Output = [f32; K]>,
+        Ix: SampleIndex,
+    {
+        let (layout, lowest, unit) = (&self.layout, self.lowest, self.unit);
+        let params = params_of(net);
+        for (l, t) in self.transposed.iter_mut().enumerate().skip(lowest + 1) {
+            transpose(params[l].weights, layout.shapes[l].outputs, t);
+        }
+        let (mut samples, mut upcoming) = ([0usize; GROUP], [0usize; GROUP]);
+        let mut offset = 0;
+        for (g, group) in batch.chunks(GROUP).enumerate() {
+            for (s, i) in samples.iter_mut().zip(group) {
+                *s = i.index();
+            }
+            offset += group.len();
+            // The samples a group further on in the order, which phase 1 asks the
+            // source to bring into the cache while it reads this group's.
+            let ahead = batch[offset..].iter().chain(after).chain(core::iter::repeat(&group[0]));
+            for (u, i) in upcoming.iter_mut().zip(ahead) {
+                *u = i.index();
+            }
+            let rows = &mut self.rows.get_mut()[..group.len() * layout.stride];
+            // Samples per claim: the group shared among the threads, so that each
+            // streams the first layer's weights once for all its samples.
+            let chunk = group.len().div_ceil(team.threads()).max(8);
+            let one = PhaseOne {
+                layout,
+                params: &params,
+                transposed: &self.transposed,
+                source: data,
+                samples: &samples[..group.len()],
+                upcoming: &upcoming[..group.len()],
+                rows: Claims::new(&mut *rows, chunk * layout.stride),
+                chunk,
+                scratch: &self.scratch,
+                lowest,
+            };
+            team.run(&|t| phase_one::<K>(unit, &one, t));
+            let mut grads = Vec::new();
+            N::grads(gradients, &mut grads);
+            let two = PhaseTwo::new(layout, rows, group.len(), g == 0, grads, lowest);
+            team.run(&|t| phase_two(unit, &two, t));
+            for row in rows.chunks(layout.stride) {
+                each(row[layout.loss], row[layout.loss + 1] != 0.0);
+            }
+        }
+    }
 }
 
 /// The optimizer step, compiled for `unit`.

@@ -10,6 +10,7 @@ pub mod data;
 pub mod engine;
 pub mod evaluate;
 pub mod export;
+pub mod fullbatch;
 pub mod idx;
 pub mod modelfile;
 pub mod optim;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::arch::Architecture;
 use crate::data::{Table, Task};
 use crate::evaluate::Recorded;
+use crate::fullbatch;
 use crate::optim::AnyOptimizer;
 use crate::regression::{Fit, RegressionEpoch, RegressionOutcome, TargetScaling};
 use crate::run::{EpochRecord, Outcome, RunOptions};
@@ -28,14 +29,16 @@ pub struct TrainReport {
     pub activation: String,
     /// Weight initialiser.
     pub init: String,
-    /// Epochs trained.
+    /// Epochs trained (full-batch methods: iterations run).
     pub epochs: u32,
     /// Samples per optimizer step.
     pub batch_size: usize,
     /// The update rule and its hyperparameters.
     pub optimizer: OptimizerReport,
-    /// The learning rate of each epoch.
-    pub schedule: ScheduleReport,
+    /// The learning rate of each epoch; none for the full-batch methods,
+    /// whose line search chooses each step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleReport>,
     /// L2 penalty.
     pub l2: f64,
     /// L1 penalty.
@@ -190,6 +193,26 @@ pub enum OptimizerReport {
         /// Decoupled weight decay λ.
         weight_decay: f64,
     },
+    /// L-BFGS over the whole training set.
+    Lbfgs {
+        /// The corrections kept.
+        history: usize,
+        /// `--line-search`.
+        line_search: &'static str,
+        /// Evaluations of loss and gradient.
+        evaluations: u64,
+        /// Why it stopped.
+        stopped: &'static str,
+    },
+    /// Nonlinear conjugate gradient (Polak–Ribière+) over the whole training set.
+    Cg {
+        /// `--line-search`.
+        line_search: &'static str,
+        /// Evaluations of loss and gradient.
+        evaluations: u64,
+        /// Why it stopped.
+        stopped: &'static str,
+    },
 }
 
 impl From<AnyOptimizer> for OptimizerReport {
@@ -283,6 +306,12 @@ impl fmt::Display for OptimizerReport {
                 n(eps),
                 n(weight_decay)
             ),
+            OptimizerReport::Lbfgs { history, line_search, evaluations, stopped } => {
+                write!(f, "lbfgs (history {history}, {line_search} line search; {evaluations} evaluations, {stopped})")
+            }
+            OptimizerReport::Cg { line_search, evaluations, stopped } => {
+                write!(f, "cg (polak-ribiere+, {line_search} line search; {evaluations} evaluations, {stopped})")
+            }
         }
     }
 }
@@ -336,7 +365,7 @@ impl TrainReport {
             epochs: options.train.epochs,
             batch_size: options.train.batch_size,
             optimizer: train.optimizer.into(),
-            schedule: train.schedule.into(),
+            schedule: Some(train.schedule.into()),
             l2: train.l2,
             l1: train.l1,
             clip_norm: train.clip_norm,
@@ -359,6 +388,22 @@ impl TrainReport {
         }
     }
 
+    /// Reports a full-batch run: its method and how it went instead of the
+    /// first-order settings, the training set as the batch, and the
+    /// iterations it ran as its epochs.
+    pub fn full_batch(&mut self, settings: fullbatch::Settings, evaluations: u64, stop: fullbatch::Stop) {
+        let (line_search, stopped) = (settings.line_search.name(), stop.describe());
+        self.optimizer = match settings.method {
+            fullbatch::Method::Lbfgs => {
+                OptimizerReport::Lbfgs { history: settings.history, line_search, evaluations, stopped }
+            }
+            fullbatch::Method::Cg => OptimizerReport::Cg { line_search, evaluations, stopped },
+        };
+        self.schedule = None;
+        self.batch_size = self.train_samples;
+        self.epochs = self.history.len() as u32;
+    }
+
     /// The report as text for a person.
     pub fn write_human(&self, out: &mut impl Write) -> io::Result<()> {
         let count = |accuracy: f64, samples: usize| (accuracy * samples as f64).round() as usize;
@@ -372,15 +417,17 @@ impl TrainReport {
             write!(out, ", {validation} validation")?;
         }
         writeln!(out, " and {} test samples", self.test_samples)?;
-        write!(
-            out,
-            "epochs {}, batch size {}, {}, {}, l2 {}",
-            self.epochs,
-            self.batch_size,
-            self.optimizer,
-            self.schedule,
-            number(self.l2)
-        )?;
+        match &self.schedule {
+            Some(schedule) => write!(
+                out,
+                "epochs {}, batch size {}, {}, {schedule}, l2 {}",
+                self.epochs,
+                self.batch_size,
+                self.optimizer,
+                number(self.l2)
+            )?,
+            None => write!(out, "iterations {}, full batch, {}, l2 {}", self.epochs, self.optimizer, number(self.l2))?,
+        }
         if self.l1 != 0.0 {
             write!(out, ", l1 {}", number(self.l1))?;
         }
@@ -417,9 +464,10 @@ impl TrainReport {
             writeln!(out, "early stopping  kept epoch {best} (lowest validation loss) after {ran} epochs")?;
         }
         let per_epoch = self.train_seconds / f64::from(self.epochs.max(1));
+        let epoch = if self.schedule.is_some() { "epoch" } else { "iteration" };
         writeln!(
             out,
-            "train time      {:.3} s ({:.2} ms per epoch, {})",
+            "train time      {:.3} s ({:.2} ms per {epoch}, {})",
             self.train_seconds,
             per_epoch * 1e3,
             self.vector_unit

@@ -4,14 +4,15 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail};
-use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Args, ValueEnum};
 use host_cli::arch::{self, Architecture, HiddenActivation};
 use host_cli::data::{self, CsvOptions, DatasetSpec, Defaults, Kind, LabelColumn, MoonsOptions, Request, Task};
 use host_cli::evaluate::Recorded;
+use host_cli::fullbatch::{self, LineSearch, Method};
 use host_cli::optim::{AnyOptimizer, OptimizerKind};
 use host_cli::report::number;
-use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp};
+use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp, Sgd};
 use mlp_core::schedule::{Schedule, Shape};
 use mlp_core::{Error, Hyperparameter, Init, TrainConfig};
 
@@ -387,16 +388,25 @@ fn parse_layer_size(text: &str) -> Result<usize, String> {
 #[derive(Debug, Args)]
 pub struct OptimizerArgs {
     #[arg(long, value_name = "N", allow_negative_numbers = true,
-          help = defaults_help("Passes over the training set", |d| d.epochs.to_string()))]
+          help = defaults_help("Passes over the training set (lbfgs, cg: iterations)", |d| d.epochs.to_string()))]
     pub epochs: Option<u64>,
 
     #[arg(long, value_name = "N", allow_negative_numbers = true,
           help = defaults_help("Samples per optimizer step, at most the number of training samples", |d| d.batch_size.to_string()))]
     pub batch_size: Option<usize>,
 
-    /// The update rule [default: momentum].
+    /// The update rule [default: momentum]; lbfgs and cg take the whole training set as one batch, and
+    /// each epoch is one of their iterations.
     #[arg(long, value_enum, value_name = "NAME")]
-    pub optimizer: Option<OptimizerKind>,
+    pub optimizer: Option<OptimizerName>,
+
+    /// L-BFGS's memory: the corrections kept, at least 1 [default: 10].
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub history: Option<usize>,
+
+    /// How lbfgs and cg find each step [default: more-thuente].
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub line_search: Option<LineSearch>,
 
     /// Shorthand for --optimizer nesterov.
     #[arg(long, conflicts_with = "optimizer")]
@@ -431,7 +441,7 @@ pub struct OptimizerArgs {
     pub weight_decay: Option<f64>,
 
     #[arg(long, value_name = "LAMBDA", allow_negative_numbers = true,
-          help = defaults_help("L2 penalty on weights, scikit-learn scaling: gradient += l2·W/batch (adamw: 0)", |d| number(d.l2)))]
+          help = defaults_help("L2 penalty on weights, scikit-learn scaling: gradient += l2·W/batch (adamw: 0; lbfgs, cg: 1)", |d| number(d.l2)))]
     pub l2: Option<f64>,
 
     /// L1 penalty on weights: gradient += l1·sign(W)/batch.
@@ -466,6 +476,41 @@ pub struct OptimizerArgs {
     /// Epochs of linear warm-up: epoch t < N runs at (t + 1)/(N + 1) of the scheduled rate.
     #[arg(long, value_name = "N", default_value_t = 0, allow_negative_numbers = true)]
     pub warmup: u32,
+}
+
+/// What `--optimizer` takes: a first-order rule (which the firmware runs
+/// too), or a full-batch method (host only, [`fullbatch`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OptimizerName {
+    /// A first-order rule.
+    FirstOrder(OptimizerKind),
+    /// L-BFGS or CG.
+    FullBatch(Method),
+}
+
+impl ValueEnum for OptimizerName {
+    fn value_variants<'a>() -> &'a [Self] {
+        use OptimizerKind as K;
+        const ALL: [OptimizerName; 9] = [
+            OptimizerName::FirstOrder(K::Sgd),
+            OptimizerName::FirstOrder(K::Momentum),
+            OptimizerName::FirstOrder(K::Nesterov),
+            OptimizerName::FirstOrder(K::Adagrad),
+            OptimizerName::FirstOrder(K::RmsProp),
+            OptimizerName::FirstOrder(K::Adam),
+            OptimizerName::FirstOrder(K::AdamW),
+            OptimizerName::FullBatch(Method::Lbfgs),
+            OptimizerName::FullBatch(Method::Cg),
+        ];
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        match self {
+            OptimizerName::FirstOrder(kind) => kind.to_possible_value(),
+            OptimizerName::FullBatch(method) => method.to_possible_value(),
+        }
+    }
 }
 
 /// The learning-rate schedules, as `--schedule` takes them.
@@ -517,10 +562,60 @@ impl OptimizerArgs {
     /// The rule chosen by `--optimizer` or `--nesterov`.
     pub fn kind(&self) -> OptimizerKind {
         match (self.optimizer, self.nesterov) {
-            (Some(kind), _) => kind,
+            (Some(OptimizerName::FirstOrder(kind)), _) => kind,
             (None, true) => OptimizerKind::Nesterov,
-            (None, false) => OptimizerKind::Momentum,
+            // lbfgs and cg: `config` settles them before asking for a rule.
+            _ => OptimizerKind::Momentum,
         }
+    }
+
+    /// The full-batch method chosen by `--optimizer lbfgs|cg` with its
+    /// flags, or `None` for a first-order rule. A flag that only one kind
+    /// takes is an error with the other.
+    pub fn full_batch(&self) -> anyhow::Result<Option<fullbatch::Settings>> {
+        let Some(OptimizerName::FullBatch(method)) = self.optimizer else {
+            let chosen = format!("--optimizer {}", self.kind().name());
+            refuse("--history", self.history.is_some(), "lbfgs", &chosen)?;
+            refuse("--line-search", self.line_search.is_some(), "lbfgs and cg", &chosen)?;
+            return Ok(None);
+        };
+        let chosen = format!("--optimizer {}", method.name());
+        refuse("--history", self.history.is_some() && method != Method::Lbfgs, "lbfgs", &chosen)?;
+        let first_order = "the first-order optimizers; the line search chooses each step here";
+        for (flag, given) in [
+            ("--lr", self.lr.is_some()),
+            ("--momentum", self.momentum.is_some()),
+            ("--beta1", self.beta1.is_some()),
+            ("--beta2", self.beta2.is_some()),
+            ("--eps", self.eps.is_some()),
+            ("--rho", self.rho.is_some()),
+            ("--weight-decay", self.weight_decay.is_some()),
+            ("--schedule", self.schedule.is_some()),
+            ("--decay", self.decay.is_some()),
+            ("--step-every", self.step_every.is_some()),
+            ("--gamma", self.gamma.is_some()),
+            ("--min-lr", self.min_lr.is_some()),
+            ("--warmup", self.warmup != 0),
+            ("--clip-norm", self.clip_norm != 0.0),
+        ] {
+            refuse(flag, given, first_order, &chosen)?;
+        }
+        refuse(
+            "--batch-size",
+            self.batch_size.is_some(),
+            "the first-order optimizers; this one takes every training sample at once",
+            &chosen,
+        )?;
+        refuse("--l1", self.l1 != 0.0, "the first-order optimizers; its objective is not smooth", &chosen)?;
+        let mut settings = fullbatch::Settings::new(method);
+        if let Some(history) = self.history {
+            if !(1..=fullbatch::Settings::MAX_HISTORY).contains(&history) {
+                bail!("invalid --history {history}: must be from 1 to {}", fullbatch::Settings::MAX_HISTORY);
+            }
+            settings.history = history;
+        }
+        settings.line_search = self.line_search.unwrap_or(settings.line_search);
+        Ok(Some(settings))
     }
 
     /// The training configuration: the data set's defaults where a flag is
@@ -531,6 +626,14 @@ impl OptimizerArgs {
             bail!("invalid --epochs {epochs}: must be at most {MAX_EPOCHS}");
         }
         let epochs = epochs as u32; // at most MAX_EPOCHS, checked above
+        if self.full_batch()?.is_some() {
+            // What a full-batch run reads of it: the iterations and the penalty.
+            let l2 = self.l2.unwrap_or(fullbatch::Settings::DEFAULT_L2);
+            // The batch size is unused (the batch is the training set): 1 fits any.
+            let config = TrainConfig { epochs, l2, batch_size: 1, ..TrainConfig::new(AnyOptimizer::Sgd(Sgd)) };
+            config.check::<f32>().map_err(|e| self.hyperparameter_error(e, &config))?;
+            return Ok(config);
+        }
         let kind = self.kind();
         let optimizer = self.optimizer_for(kind, defaults)?;
         let schedule = self.schedule(defaults.lr.get(kind), defaults.cosine)?;

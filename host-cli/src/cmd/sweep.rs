@@ -180,6 +180,13 @@ impl RunArgs {
         if let Some(out) = &self.out {
             check_writable(out)?;
         }
+        if let Some(settings) = self.train.full_batch()? {
+            bail!(
+                "sweep grids the learning rate of the first-order optimizers; --optimizer {} has none \
+                 (run host-cli train with it)",
+                settings.method.name()
+            );
+        }
         let train = self.train.config(&spec.defaults)?;
         let lr = match lr_span {
             Some(span) => span.values("--lr", self.steps)?,

@@ -9,6 +9,7 @@ use clap::Args;
 use host_cli::arch::{self, Architecture};
 use host_cli::data::{self, DatasetSpec, Kind, LabelColumn, Request, Table, Task};
 use host_cli::evaluate::{Recorded, check_recorded_columns};
+use host_cli::fullbatch::{self, FullBatchTraining};
 use host_cli::modelfile::{self, ModelFile};
 use host_cli::optim::AnyOptimizer;
 use host_cli::prepare;
@@ -147,6 +148,7 @@ impl Cmd {
     pub fn run(self) -> anyhow::Result<()> {
         install_interrupt_handler()?;
         host_cli::accel::check_vector_unit_var()?;
+        let full_batch = self.full_batch()?;
         let mut plan = self.plan()?;
         // Checked before reading, so a bad path does not cost a whole run.
         if let Some(out) = &self.out {
@@ -170,6 +172,12 @@ impl Cmd {
             );
         }
         if table.is_regression() {
+            if let Some(settings) = full_batch {
+                bail!(
+                    "--optimizer {} trains classification only; it does not apply to --task regression",
+                    settings.method.name()
+                );
+            }
             if figure.is_some() {
                 bail!("--plot draws classification runs; it does not apply to --task regression");
             }
@@ -200,7 +208,16 @@ impl Cmd {
             metadata: &metadata,
             on_epoch,
         };
-        let result = arch::with_network(&arch, training);
+        let mut full_batch_run = None;
+        let result = match full_batch {
+            None => arch::with_network(&arch, training),
+            Some(settings) => arch::with_network(&arch, FullBatchTraining { training, settings }).map(|run| {
+                run.map(|run| {
+                    full_batch_run = Some((settings, run.evaluations, run.stop));
+                    run.outcome
+                })
+            }),
+        };
         bar.finish_and_clear();
         let mut outcome = result?.map_err(|e| match e.downcast::<Error>() {
             Ok(e) => training_error(e, &plan.options),
@@ -238,6 +255,9 @@ impl Cmd {
         let mut report = TrainReport::new(plan.spec.name, data, &arch, &plan.options, test_fraction, &outcome);
         report.validation_samples = (!validation.is_empty()).then_some(validation.len());
         report.best_epoch = outcome.best_epoch;
+        if let Some((settings, evaluations, stop)) = full_batch_run {
+            report.full_batch(settings, evaluations, stop);
+        }
         let mut out = io::stdout().lock();
         if self.json {
             let line = serde_json::to_string(&report).context("cannot serialise the report")?;
@@ -573,6 +593,33 @@ impl Cmd {
             );
         }
         Ok((seed, fraction))
+    }
+
+    /// `--optimizer lbfgs|cg` with its flags, refused with what it cannot do:
+    /// its state is not kept in model files, so it can neither write nor
+    /// continue a checkpoint bit for bit.
+    fn full_batch(&self) -> anyhow::Result<Option<fullbatch::Settings>> {
+        let Some(settings) = self.train.full_batch()? else { return Ok(None) };
+        let chosen = settings.method.name();
+        if self.checkpoint || self.resume.is_some() {
+            let flag = if self.checkpoint { "--checkpoint" } else { "--resume" };
+            bail!(
+                "{flag} does not apply to --optimizer {chosen}: its state (the line search's and the solver's history) \
+                 is not kept in model files, so it cannot continue bit for bit; --out saves the trained model"
+            );
+        }
+        if self.freeze.is_some() {
+            bail!(
+                "--freeze does not apply to --optimizer {chosen}: it trains every layer (use a first-order optimizer)"
+            );
+        }
+        if self.early_stopping.is_some() {
+            bail!(
+                "--early-stopping does not apply to --optimizer {chosen}: it stops when the solver converges \
+                 (use a first-order optimizer to stop on the validation loss)"
+            );
+        }
+        Ok(Some(settings))
     }
 
     /// A bar over the epochs on stderr, hidden with `--quiet` or when stdout is not a terminal.
