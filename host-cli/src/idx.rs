@@ -203,16 +203,16 @@ impl Mnist {
 }
 
 /// MNIST's training images then its test images as one [`Table`] of bytes
-/// (copied once, to huge pages: [`crate::pages`]), divided by `divisor` when read,
+/// (on huge pages: [`crate::pages`]), divided by `divisor` when read,
 /// with the official split: the training images come first.
 pub fn into_table(mnist: Mnist, origin: Origin, divisor: f32) -> Table {
     let Mnist { train, test } = mnist;
     let features = train.rows * train.cols;
     let split = train.len();
-    // One copy into memory on huge pages: an epoch reads the images in random order.
-    let mut pixels = crate::pages::huge_page_vec(train.pixels.len() + test.pixels.len());
-    pixels.extend_from_slice(&train.pixels);
-    drop(train.pixels);
+    // The training images' buffer (huge pages, read in place) grows to take
+    // the test images: the allocator remaps a buffer this big rather than copying it.
+    let mut pixels = train.pixels;
+    pixels.reserve_exact(test.pixels.len());
     pixels.extend_from_slice(&test.pixels);
     drop(test.pixels);
     let labels = train.labels.iter().chain(&test.labels).map(|&l| u16::from(l)).collect();
@@ -501,8 +501,9 @@ fn read_values(
         content(IdxError::Dimension { path: path.to_owned(), problem })
     };
     let kept_len = usize::try_from(kept_bytes).map_err(too_big)?;
-    // Grown as the data arrives, so a lying header cannot reserve gigabytes up front.
-    let mut values = Vec::with_capacity(kept_len.min(1 << 26));
+    // Grown as the data arrives, so a lying header cannot reserve gigabytes up
+    // front; on huge pages, since an epoch reads images in random order.
+    let mut values = crate::pages::huge_page_vec(kept_len.min(1 << 26));
     let read = input.take(kept_bytes).read_to_end(&mut values).map_err(ReadFailure::Stream)? as u64;
     // The rest is read through in chunks, so that a limit still checks the whole file.
     let mut rest = 0u64;

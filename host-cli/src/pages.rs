@@ -22,13 +22,20 @@ pub fn huge_page_vec(capacity: usize) -> Vec<u8> {
 #[cfg(target_os = "linux")]
 fn advise_huge_pages(start: usize, capacity: usize) {
     const HUGE: usize = 2 << 20;
-    // Only the 2 MiB-aligned part of the buffer can be huge pages.
-    let (first, end) = (start.next_multiple_of(HUGE), start + capacity);
-    if end > first + HUGE {
-        let len = (end - first) / HUGE * HUGE;
-        // SAFETY: the range lies within the vector's allocation, which nothing
-        // has written yet; MADV_HUGEPAGE changes how it is backed, never
-        // its contents or validity, and a refusal leaves it as it was.
-        unsafe { libc::madvise(first as *mut libc::c_void, len, libc::MADV_HUGEPAGE) };
+    if capacity < 2 * HUGE {
+        return;
     }
+    // The whole mapping, out to its page boundaries: advising only its
+    // huge-page-aligned middle would split it in three, and the allocator
+    // could then no longer grow it in place (`mremap` moves one mapping),
+    // copying it instead, at twice the memory.
+    // SAFETY: sysconf only reads a system constant.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096).max(1);
+    let first = start / page * page;
+    let end = (start + capacity).next_multiple_of(page);
+    // SAFETY: the range covers the vector's allocation and at most the rest
+    // of the pages it lies on. MADV_HUGEPAGE changes how memory is backed,
+    // never its contents or validity; a range it does not apply to is
+    // refused with an error, which leaves everything as it was.
+    unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
 }
