@@ -31,8 +31,8 @@ step "doc tests: ${cargo_test[*]} --workspace --doc"
 "${cargo_test[@]}" --workspace --doc
 # Too slow for a debug build, about 30 s optimised: every one of the 2^32 f32
 # inputs through mlp-core's exp, against libm's.
-step "exhaustive: f32 exp against libm over all 2^32 inputs (release)"
-cargo test --release -p mlp-core --lib -- --ignored
+step "exhaustive: f32 exp against libm, and std's sqrt against libm's, over all 2^32 inputs (release)"
+cargo test --release -p mlp-core --features std --lib -- --ignored
 
 # A minute of libFuzzer on the model-file reader from valid seeds (installs
 # nightly and cargo-fuzz if missing); scripts/fuzz.sh 3600 runs it longer.

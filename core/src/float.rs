@@ -135,7 +135,11 @@ macro_rules! impl_float {
             }
             #[inline(always)]
             fn sqrt(self) -> Self {
-                $sqrt(self)
+                // Correctly rounded either way (IEEE 754): the same bits.
+                #[cfg(feature = "std")]
+                return <$t>::sqrt(self);
+                #[cfg(not(feature = "std"))]
+                return $sqrt(self);
             }
             #[inline(always)]
             fn abs(self) -> Self {
@@ -325,6 +329,20 @@ mod tests {
         for bits in [0, SIGN, 0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0xffc0_0000, 0x7f80_0001, 0x7fff_ffff, 0xffff_ffff]
         {
             check(bits);
+        }
+    }
+
+    /// With the `std` feature, square roots come from the processor rather
+    /// than `libm`: the same bits for all 2^32 inputs. Run with `cargo test
+    /// --release -p mlp-core --features std -- --ignored`.
+    #[cfg(feature = "std")]
+    #[test]
+    #[ignore = "exhaustive: 2^32 inputs, run in release"]
+    fn sqrt_matches_libm_everywhere() {
+        for bits in 0..=u32::MAX {
+            let x = f32::from_bits(bits);
+            let (ours, theirs) = (crate::Float::sqrt(x), libm::sqrtf(x));
+            assert!(ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()), "sqrt({x:e}) {bits:#x}");
         }
     }
 

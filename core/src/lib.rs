@@ -100,6 +100,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "std")]
+extern crate std;
+
 pub mod activation;
 mod buffer;
 pub mod early_stopping;
