@@ -719,14 +719,20 @@ impl Source {
 
     /// A configuration as a Rust literal with full paths.
     fn config<O: Optimizer>(config: &TrainConfig<O>) -> String {
-        let TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm, frozen_layers } = *config;
+        let TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm, frozen_layers, dropout } =
+            *config;
         let Schedule { lr, shape, warmup } = schedule;
         let optimizer_path = std::any::type_name::<O>().rsplit_once("::").map_or("", |(path, _)| path);
         format!(
             "mlp_core::TrainConfig {{ epochs: {epochs}, batch_size: {batch_size}, \
              optimizer: {optimizer_path}::{optimizer:?}, \
              schedule: mlp_core::schedule::Schedule {{ lr: {lr:?}, shape: mlp_core::schedule::Shape::{shape:?}, warmup: {warmup} }}, \
-             l2: {l2:?}, l1: {l1:?}, clip_norm: {clip_norm:?}, frozen_layers: {frozen_layers} }}"
+             l2: {l2:?}, l1: {l1:?}, clip_norm: {clip_norm:?}, frozen_layers: {frozen_layers}, dropout: {dropout} }}",
+            dropout = if dropout.is_none() {
+                "mlp_core::dropout::Dropout::NONE".to_owned()
+            } else {
+                format!("mlp_core::dropout::Dropout {{ rates: {:?} }}", dropout.rates)
+            }
         )
     }
 

@@ -191,6 +191,7 @@ fn case() -> impl Strategy<Value = Case> {
             l1,
             clip_norm,
             frozen_layers,
+            dropout: mlp_core::dropout::Dropout::NONE,
         },
     );
     (any::<u64>(), optimizer(), config, any::<u32>(), any::<u32>(), any::<[u32; 4]>())
@@ -265,6 +266,7 @@ fn assert_checkpoint_round_trip<N: Network, O: Optimizer>(
         l1: c.l1,
         clip_norm: c.clip_norm,
         frozen_layers: c.frozen_layers % N::LAYERS as u32,
+        dropout: mlp_core::dropout::Dropout::NONE,
     };
     let mut persistent = Persistent::<N, O>::ZEROED;
     let slots = <N::Gradients as Slots<N::Scalar>>::SLOTS;
@@ -389,6 +391,7 @@ fn adam_config() -> TrainConfig<Adam> {
         l1: 0.0,
         clip_norm: 1.0,
         frozen_layers: 0,
+        dropout: mlp_core::dropout::Dropout::NONE,
     }
 }
 
