@@ -76,7 +76,7 @@
 //! * **State in `static`s.** Networks, layers, training states and
 //!   configurations have `const` constructors ([`Zeroed::ZEROED`],
 //!   [`Dense::zeroed`], [`Dense::from_columns`], [`TrainState::new`],
-//!   [`TrainConfig::DEFAULT`]), so they can be `static`s that land in `.bss`
+//!   [`DropoutCache::new`], [`TrainConfig::DEFAULT`]), so they can be `static`s that land in `.bss`
 //!   (or, for trained weights, in flash) without passing through the stack.
 //!   `static_cell::ConstStaticCell::new(TrainState::new()).take()` hands out a
 //!   `&'static mut` with no `unsafe` in the firmware.
