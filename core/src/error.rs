@@ -122,6 +122,8 @@ pub enum Hyperparameter {
     Patience,
     /// Early stopping's smallest improvement.
     MinDelta,
+    /// A hidden layer's dropout rate.
+    Dropout,
 }
 
 impl Hyperparameter {
@@ -149,6 +151,7 @@ impl Hyperparameter {
             Hyperparameter::FrozenLayers => "frozen layers",
             Hyperparameter::Patience => "patience",
             Hyperparameter::MinDelta => "minimum improvement",
+            Hyperparameter::Dropout => "dropout",
         }
     }
 }

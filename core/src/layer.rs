@@ -527,6 +527,8 @@ pub trait Layer: sealed::Sealed {
     fn input_values(x: &Self::Input) -> &[Self::Scalar];
     /// The values of one output.
     fn output_values(y: &Self::Output) -> &[Self::Scalar];
+    /// The values of one output, mutably.
+    fn output_values_mut(y: &mut Self::Output) -> &mut [Self::Scalar];
     /// Views a slice as one input sample, checking its length.
     fn input_from_slice(x: &[Self::Scalar]) -> Result<&Self::Input, Error>;
     /// Views a flat buffer as consecutive input samples, checking it is not ragged.
@@ -586,6 +588,9 @@ macro_rules! layer_common {
             x
         }
         fn output_values(y: &[T; O]) -> &[T] {
+            y
+        }
+        fn output_values_mut(y: &mut [T; O]) -> &mut [T] {
             y
         }
         fn input_from_slice(x: &[T]) -> Result<&[T; I], Error> {

@@ -14,6 +14,8 @@
 //!   reached through one walk in one documented order ([`walk`]).
 //! * Layers can be [`Frozen`]: read-only parameters (in flash) that still pass
 //!   gradients through, to fine-tune only the last layers on a device.
+//! * Inverted [`dropout`] on hidden layers, its masks drawn from the seeded
+//!   generator into a fixed [`DropoutCache`].
 //! * A [`SampleWindow`] keeps the most recent labelled samples in a fixed
 //!   buffer, so a device can keep learning from the data it sees.
 //!
@@ -74,7 +76,7 @@
 //! * **State in `static`s.** Networks, layers, training states and
 //!   configurations have `const` constructors ([`Zeroed::ZEROED`],
 //!   [`Dense::zeroed`], [`Dense::from_columns`], [`TrainState::new`],
-//!   [`TrainConfig::DEFAULT`]), so they can be `static`s that land in `.bss`
+//!   [`DropoutCache::new`], [`TrainConfig::DEFAULT`]), so they can be `static`s that land in `.bss`
 //!   (or, for trained weights, in flash) without passing through the stack.
 //!   `static_cell::ConstStaticCell::new(TrainState::new()).take()` hands out a
 //!   `&'static mut` with no `unsafe` in the firmware.
@@ -105,6 +107,7 @@ extern crate std;
 
 pub mod activation;
 mod buffer;
+pub mod dropout;
 pub mod early_stopping;
 mod error;
 pub mod float;
@@ -127,11 +130,11 @@ pub use float::Float;
 pub use init::Init;
 pub use layer::{Dense, DenseGradients, Frozen, Layer};
 pub use metrics::{ConfusionMatrix, EpochMetrics, Metrics, TrainSummary};
-pub use network::{Chain, Network, PairCache, Persistent, Scratch, TrainState};
+pub use network::{Chain, DropoutCache, Network, PairCache, Persistent, Scratch, TrainState};
 pub use optim::Optimizer;
 pub use train::{
-    Batches, Checked, Dataset, EpochPlan, Learner, SampleIndex, TrainConfig, accumulate_sample, confusion_matrix,
-    evaluate, predict, predict_class, predict_probabilities, run_batches,
+    Batches, Checked, Dataset, EpochPlan, Learner, SampleIndex, TrainConfig, accumulate_sample,
+    accumulate_sample_dropout, confusion_matrix, evaluate, predict, predict_class, predict_probabilities, run_batches,
 };
 pub use walk::{Part, Slot, Slots};
 pub use window::SampleWindow;

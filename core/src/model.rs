@@ -74,6 +74,8 @@ const REQUIRED: u16 = 1;
 const LAYER_FROZEN: u8 = 1;
 
 const OPTIMIZER_FIXED_BYTES: usize = 4;
+/// The sections this version knows: [`Section::ALL`].
+const SECTIONS: usize = Section::ALL.len();
 const TRAINING_PAYLOAD_BYTES: usize = 88;
 
 /// The sections a version-1 file may hold after the parameters.
@@ -91,11 +93,15 @@ pub enum Section {
     /// Free-form UTF-8 text for tools (`key=value` lines: the data set, the
     /// seed of its split); the core does not interpret it. Written as optional.
     Metadata = 4,
+    /// The dropout rate of each hidden layer, in a checkpoint whose training
+    /// drops units (absent otherwise, and in files written before it existed).
+    Dropout = 5,
 }
 
 impl Section {
     /// Every section this version knows.
-    pub const ALL: [Section; 4] = [Section::Optimizer, Section::Training, Section::Scaling, Section::Metadata];
+    pub const ALL: [Section; 5] =
+        [Section::Optimizer, Section::Training, Section::Scaling, Section::Metadata, Section::Dropout];
 
     /// Its identifier in the file.
     pub const fn id(self) -> u16 {
@@ -109,6 +115,7 @@ impl Section {
             Section::Training => "training",
             Section::Scaling => "scaling",
             Section::Metadata => "metadata",
+            Section::Dropout => "dropout",
         }
     }
 
@@ -118,6 +125,7 @@ impl Section {
             2 => Some(Section::Training),
             3 => Some(Section::Scaling),
             4 => Some(Section::Metadata),
+            5 => Some(Section::Dropout),
             _ => None,
         }
     }
@@ -382,6 +390,19 @@ pub const fn optimizer_section_bytes<N: Network, O: Optimizer>() -> usize {
 /// Bytes of the training section.
 pub const TRAINING_SECTION_BYTES: usize = SECTION_HEADER_BYTES + TRAINING_PAYLOAD_BYTES;
 
+/// Bytes of the dropout section of a checkpoint of `N` (one `f64` per
+/// hidden layer), which a checkpoint of training with dropout adds to
+/// [`checkpoint_bytes`].
+///
+/// ```
+/// use mlp_core::{layers, model, Dense, activation::Relu};
+/// type Net = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
+/// assert_eq!(model::dropout_section_bytes::<Net>(), 8 + 8);
+/// ```
+pub const fn dropout_section_bytes<N: Network>() -> usize {
+    SECTION_HEADER_BYTES + 8 * (N::LAYERS - 1)
+}
+
 /// Bytes of a scaling section for `N`'s inputs.
 pub const fn scaling_section_bytes<N: Network>() -> usize {
     SECTION_HEADER_BYTES + 4 + 2 * N::INPUTS * size_of::<N::Scalar>()
@@ -552,7 +573,7 @@ pub struct Model<'a> {
     layers: usize,
     parameters_at: usize,
     trainable: usize,
-    sections: [Option<&'a [u8]>; 4],
+    sections: [Option<&'a [u8]>; SECTIONS],
 }
 
 impl<'a> Model<'a> {
@@ -629,7 +650,7 @@ impl<'a> Model<'a> {
             .checked_add(parameter_bytes)
             .filter(|&end| end <= body.len())
             .ok_or(FormatError::Malformed { reason: "the parameters run past the end" })?;
-        let mut model = Model { bytes, version, scalar, layers, parameters_at, trainable, sections: [None; 4] };
+        let mut model = Model { bytes, version, scalar, layers, parameters_at, trainable, sections: [None; SECTIONS] };
         model.sections = parse_sections(body.get(sections_at..).unwrap_or(&[]))?;
         model.check_values()?;
         Ok(model)
@@ -734,9 +755,16 @@ impl<'a> Model<'a> {
         ))
     }
 
-    /// The training position and configuration, if the file is a checkpoint.
+    /// The training position and configuration, if the file is a
+    /// checkpoint (with its dropout rates, if it has a dropout section).
     pub fn training(&self) -> Option<TrainingRecord> {
-        self.sections[Section::Training.index()].and_then(|p| decode_training(p).ok())
+        let mut record = self.sections[Section::Training.index()].and_then(|p| decode_training(p).ok())?;
+        if let Some(payload) = self.sections[Section::Dropout.index()] {
+            for (l, rate) in record.config.dropout.rates.iter_mut().enumerate() {
+                *rate = read_f64(payload, 8 * l).unwrap_or(0.0);
+            }
+        }
+        Some(record)
     }
 
     /// Per-input (offset, scale), if stored: a model's input is `(x − offset) / scale`.
@@ -807,6 +835,19 @@ impl<'a> Model<'a> {
                 });
             }
         }
+        if let Some(payload) = self.sections[Section::Dropout.index()] {
+            let malformed = |reason| FormatError::MalformedSection { section: Section::Dropout, reason };
+            if !self.has(Section::Training) {
+                return Err(malformed("a dropout section without a training section"));
+            }
+            if payload.len() != 8 * self.layers.saturating_sub(1) || self.layers < 2 {
+                return Err(malformed("it does not hold one rate per hidden layer"));
+            }
+            let beyond = (crate::dropout::MAX_LAYERS..self.layers - 1).any(|l| read_f64(payload, 8 * l) != Some(0.0));
+            if beyond {
+                return Err(malformed("a rate for a hidden layer deeper than a configuration holds"));
+            }
+        }
         if let Some(payload) = self.sections[Section::Scaling.index()] {
             let inputs = self.layer(0).map_or(0, |l| l.inputs);
             let count = read_u32(payload, 0).unwrap_or(u32::MAX) as usize;
@@ -853,8 +894,8 @@ fn decode_layer(layer: usize, entry: &[u8]) -> Result<LayerRecord, FormatError> 
     Ok(LayerRecord { inputs, outputs, activation, frozen: flags & LAYER_FROZEN != 0 })
 }
 
-fn parse_sections(mut rest: &[u8]) -> Result<[Option<&[u8]>; 4], FormatError> {
-    let mut sections: [Option<&[u8]>; 4] = [None; 4];
+fn parse_sections(mut rest: &[u8]) -> Result<[Option<&[u8]>; SECTIONS], FormatError> {
+    let mut sections: [Option<&[u8]>; SECTIONS] = [None; SECTIONS];
     while !rest.is_empty() {
         let Some(header) = rest.first_chunk::<SECTION_HEADER_BYTES>() else {
             return Err(FormatError::Malformed { reason: "a section header is cut short" });
@@ -944,6 +985,8 @@ fn decode_training(payload: &[u8]) -> Result<TrainingRecord, FormatError> {
             l1: f(72),
             clip_norm: f(80),
             frozen_layers: u(32),
+            // In a section of its own: see `Model::training`.
+            dropout: crate::dropout::Dropout::NONE,
         },
     })
 }
@@ -1032,6 +1075,9 @@ pub fn written_bytes<N: Network, O: Optimizer>(extras: &Extras<'_, N, O>) -> usi
             + 8 * record.hyperparameters().len()
             + config.optimizer.buffers_in_use() * trainable * size_of::<N::Scalar>();
         total += TRAINING_SECTION_BYTES;
+        if !config.dropout.is_none() {
+            total += dropout_section_bytes::<N>();
+        }
     }
     if extras.scaling.is_some() {
         total += scaling_section_bytes::<N>();
@@ -1072,6 +1118,15 @@ pub fn write<N: Network, O: Optimizer>(
         return Err(FormatError::InvalidConfig(Error::InvalidHyperparameter {
             name: crate::error::Hyperparameter::FrozenLayers,
             requirement: "fewer than the network's layers",
+        }));
+    }
+    // One rate per hidden layer is stored: a rate for the output layer would be lost.
+    if let Some((_, config)) = extras.training
+        && (N::LAYERS - 1..crate::dropout::MAX_LAYERS).any(|l| config.dropout.rate(l) != 0.0)
+    {
+        return Err(FormatError::InvalidConfig(Error::InvalidHyperparameter {
+            name: crate::error::Hyperparameter::Dropout,
+            requirement: "0 beyond the network's hidden layers (the output layer never drops units)",
         }));
     }
     // Stored in 32 bits: a larger batch would come back as another number.
@@ -1141,6 +1196,11 @@ pub fn write<N: Network, O: Optimizer>(
         w.f64(c.l2);
         w.f64(c.l1);
         w.f64(c.clip_norm);
+        // Only when training drops units, so that other checkpoints stay as they were.
+        if !c.dropout.is_none() {
+            w.section(Section::Dropout, 8 * (N::LAYERS - 1));
+            (0..N::LAYERS - 1).for_each(|l| w.f64(c.dropout.rate(l)));
+        }
     }
     if let Some(scaling) = extras.scaling {
         w.section(Section::Scaling, 4 + 2 * N::INPUTS * size_of::<N::Scalar>());

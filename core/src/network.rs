@@ -40,6 +40,7 @@ use rand_core::Rng;
 
 use crate::activation::Activation;
 use crate::buffer::Zeroed;
+use crate::dropout::DropoutRule;
 use crate::error::Error;
 use crate::float::Float;
 use crate::init::Init;
@@ -101,6 +102,9 @@ pub trait Network: Sized {
     type Deltas: Zeroed;
     /// One value per trainable parameter (gradients, momentum); `()` for frozen layers.
     type Gradients: Slots<Self::Scalar>;
+    /// One value per hidden unit (every layer's output but the last): the
+    /// shape of a [`DropoutCache`]'s masks and dropped outputs.
+    type Hidden: Zeroed;
 
     /// Width of a sample.
     const INPUTS: usize;
@@ -132,6 +136,10 @@ pub trait Network: Sized {
     /// [`TrainState`]. For another optimizer `O`:
     /// `PARAMETER_BYTES + TrainState::<Self, O>::BYTES`.
     const TRAINING_BYTES: usize = size_of::<Self>() + size_of::<TrainState<Self>>();
+    /// Bytes of the [`DropoutCache`] that training with dropout needs beside
+    /// [`TRAINING_BYTES`](Network::TRAINING_BYTES): a mask and a dropped
+    /// output per hidden unit (see [`dropout`](crate::dropout)).
+    const DROPOUT_BYTES: usize = size_of::<DropoutCache<Self>>();
 
     /// Runs one sample forward, keeping every layer's output in `activations`.
     ///
@@ -176,6 +184,41 @@ pub trait Network: Sized {
         deltas: [&mut Self::Deltas; 2],
         gradients: &mut Self::Gradients,
         dx: Option<[&mut Self::Input; 2]>,
+    );
+
+    /// Draws every hidden layer's mask for one sample into `masks`, first
+    /// layer to last, hidden layer `layer` onwards (see [`dropout`](crate::dropout)).
+    fn draw_masks<R: Rng + ?Sized>(
+        rule: &DropoutRule<Self::Scalar>,
+        layer: usize,
+        masks: &mut Self::Hidden,
+        rng: &mut R,
+    );
+
+    /// [`forward`](Network::forward) while training with dropout: each
+    /// hidden layer's output is kept in `activations` as computed, and, times
+    /// its mask from `masks`, in `dropped`, which the next layer takes.
+    fn forward_dropout<'a>(
+        &self,
+        x: &Self::Input,
+        activations: &'a mut Self::Activations,
+        masks: &Self::Hidden,
+        dropped: &mut Self::Hidden,
+    ) -> &'a Self::Output;
+
+    /// [`backward`](Network::backward) after
+    /// [`forward_dropout`](Network::forward_dropout): each hidden layer's
+    /// `∂L/∂a′` is multiplied by its mask before the layer's derivative.
+    #[allow(clippy::too_many_arguments)] // the forward values, the masks and where to sum: no natural group
+    fn backward_dropout(
+        &self,
+        x: &Self::Input,
+        activations: &Self::Activations,
+        masks: &Self::Hidden,
+        dropped: &Self::Hidden,
+        deltas: &mut Self::Deltas,
+        gradients: &mut Self::Gradients,
+        dx: Option<&mut Self::Input>,
     );
 
     /// The last layer's output within `activations`.
@@ -299,6 +342,7 @@ buffer_impls!(Scratch<N: Network> { activations, deltas });
 buffer_impls!(Persistent<N: Network, O: Optimizer> { optimizer, steps, epoch, rng });
 buffer_impls!(TrainState<N: Network, O: Optimizer> { scratch, gradients, persistent });
 buffer_impls!(PairCache<N: Network> { activations, deltas });
+buffer_impls!(DropoutCache<N: Network> { masks, dropped });
 
 impl<N: Network> crate::buffer::sealed::Sealed for Scratch<N> {}
 impl<N: Network> Zeroed for Scratch<N> {
@@ -435,6 +479,40 @@ impl<N: Network> Default for PairCache<N> {
     }
 }
 
+/// One sample's dropout masks and dropped hidden outputs, for training with
+/// [`Dropout`](crate::dropout::Dropout) ([`Learner::with_dropout`](crate::Learner::with_dropout)):
+/// [`Network::DROPOUT_BYTES`] bytes, overwritten by every sample. Kept out of
+/// [`TrainState`] so that training without dropout needs no more RAM.
+/// `const`, so firmware keeps it in a `static`.
+pub struct DropoutCache<N: Network> {
+    /// Each hidden unit's mask: `1/keep` or 0.
+    pub masks: N::Hidden,
+    /// Each hidden unit's output times its mask: the next layer's input.
+    pub dropped: N::Hidden,
+}
+
+impl<N: Network> crate::buffer::sealed::Sealed for DropoutCache<N> {}
+impl<N: Network> Zeroed for DropoutCache<N> {
+    const ZEROED: Self = DropoutCache { masks: N::Hidden::ZEROED, dropped: N::Hidden::ZEROED };
+    fn set_zero(&mut self) {
+        self.masks.set_zero();
+        self.dropped.set_zero();
+    }
+}
+
+impl<N: Network> DropoutCache<N> {
+    /// An all-zero cache ([`Network::DROPOUT_BYTES`] bytes).
+    pub const fn new() -> Self {
+        Self::ZEROED
+    }
+}
+
+impl<N: Network> Default for DropoutCache<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 fn layer_record<L: Layer>() -> crate::model::LayerRecord {
     crate::model::LayerRecord {
         inputs: L::INPUTS,
@@ -452,6 +530,7 @@ impl<L: Layer> Network for L {
     type Activations = L::Activation;
     type Deltas = L::Activation;
     type Gradients = L::Gradients;
+    type Hidden = ();
     const INPUTS: usize = L::INPUTS;
     const OUTPUTS: usize = L::OUTPUTS;
     const PARAMETERS: usize = L::PARAMETERS;
@@ -494,6 +573,34 @@ impl<L: Layer> Network for L {
         dx: Option<[&mut L::Input; 2]>,
     ) {
         self.backward_pair_into(x, activations.map(L::output), deltas.map(L::output_mut), gradients, dx);
+    }
+
+    fn draw_masks<R: Rng + ?Sized>(_rule: &DropoutRule<L::Scalar>, _layer: usize, _masks: &mut (), _rng: &mut R) {}
+
+    /// The output layer never drops: the plain forward pass.
+    #[inline(always)]
+    fn forward_dropout<'c>(
+        &self,
+        x: &L::Input,
+        activations: &'c mut L::Activation,
+        _masks: &(),
+        _dropped: &mut (),
+    ) -> &'c L::Output {
+        self.forward(x, activations)
+    }
+
+    #[inline(always)]
+    fn backward_dropout(
+        &self,
+        x: &L::Input,
+        activations: &L::Activation,
+        _masks: &(),
+        _dropped: &(),
+        deltas: &mut L::Activation,
+        gradients: &mut L::Gradients,
+        dx: Option<&mut L::Input>,
+    ) {
+        self.backward(x, activations, deltas, gradients, dx);
     }
 
     fn output(activations: &L::Activation) -> &L::Output {
@@ -552,6 +659,7 @@ where
     type Activations = Chain<L::Activation, Tail::Activations>;
     type Deltas = Chain<L::Activation, Tail::Deltas>;
     type Gradients = Chain<L::Gradients, Tail::Gradients>;
+    type Hidden = Chain<L::Activation, Tail::Hidden>;
     const INPUTS: usize = L::INPUTS;
     const OUTPUTS: usize = Tail::OUTPUTS;
     const PARAMETERS: usize = L::PARAMETERS + Tail::PARAMETERS;
@@ -624,6 +732,72 @@ where
             Some([&mut *hidden_delta0, &mut *hidden_delta1]),
         );
         self.head.backward_pair_into(x, hidden, [hidden_delta0, hidden_delta1], &mut gradients.head, dx);
+    }
+
+    #[inline(always)]
+    fn draw_masks<R: Rng + ?Sized>(rule: &DropoutRule<L::Scalar>, layer: usize, masks: &mut Self::Hidden, rng: &mut R) {
+        rule.draw(layer, rng, L::output_values_mut(L::output_mut(&mut masks.head)));
+        Tail::draw_masks(rule, layer + 1, &mut masks.tail, rng);
+    }
+
+    #[inline(always)]
+    fn forward_dropout<'c>(
+        &self,
+        x: &L::Input,
+        activations: &'c mut Self::Activations,
+        masks: &Self::Hidden,
+        dropped: &mut Self::Hidden,
+    ) -> &'c Tail::Output {
+        let hidden = L::output_mut(&mut activations.head);
+        self.head.forward_into(x, hidden);
+        let kept = L::output_mut(&mut dropped.head);
+        let mask = L::output_values(L::output(&masks.head));
+        for ((k, &a), &m) in L::output_values_mut(kept).iter_mut().zip(L::output_values(hidden)).zip(mask) {
+            *k = a * m;
+        }
+        self.tail.forward_dropout(kept, &mut activations.tail, &masks.tail, &mut dropped.tail)
+    }
+
+    #[inline(always)]
+    fn backward_dropout(
+        &self,
+        x: &L::Input,
+        activations: &Self::Activations,
+        masks: &Self::Hidden,
+        dropped: &Self::Hidden,
+        deltas: &mut Self::Deltas,
+        gradients: &mut Self::Gradients,
+        dx: Option<&mut L::Input>,
+    ) {
+        let kept = L::output(&dropped.head);
+        if !L::TRAINABLE && dx.is_none() {
+            self.tail.backward_dropout(
+                kept,
+                &activations.tail,
+                &masks.tail,
+                &dropped.tail,
+                &mut deltas.tail,
+                &mut gradients.tail,
+                None,
+            );
+            return;
+        }
+        let hidden_delta = L::output_mut(&mut deltas.head);
+        self.tail.backward_dropout(
+            kept,
+            &activations.tail,
+            &masks.tail,
+            &dropped.tail,
+            &mut deltas.tail,
+            &mut gradients.tail,
+            Some(hidden_delta),
+        );
+        let mask = L::output_values(L::output(&masks.head));
+        for (d, &m) in L::output_values_mut(hidden_delta).iter_mut().zip(mask) {
+            *d *= m;
+        }
+        // The derivative from the output before dropout: `activations` keeps it.
+        self.head.backward_into(x, L::output(&activations.head), hidden_delta, &mut gradients.head, dx);
     }
 
     fn output(activations: &Self::Activations) -> &Tail::Output {

@@ -7,13 +7,14 @@
 use core::ops::ControlFlow;
 
 use crate::buffer::Zeroed;
+use crate::dropout::{Dropout, DropoutRule};
 use crate::error::Error;
 use crate::error::Hyperparameter;
 use crate::float::Float;
 use crate::init::shuffle;
 use crate::loss::Loss;
 use crate::metrics::{ConfusionMatrix, EpochMetrics, Metrics, TrainSummary};
-use crate::network::{Network, PairCache, Scratch, TrainState};
+use crate::network::{DropoutCache, Network, PairCache, Scratch, TrainState};
 use crate::optim::{Momentum, Optimizer, Step, check_non_negative, clip_scale};
 use crate::schedule::{CheckedSchedule, Schedule};
 
@@ -170,6 +171,10 @@ pub struct TrainConfig<O = Momentum> {
     /// flow through them. On a device a [`Frozen`](crate::Frozen) layer
     /// does the same without RAM for its parameters or state.
     pub frozen_layers: u32,
+    /// Inverted dropout on hidden layers while training ([`dropout`](crate::dropout)):
+    /// [`Dropout::NONE`] for none. A learner with any rate above 0 needs a
+    /// [`DropoutCache`] ([`Learner::with_dropout`]).
+    pub dropout: Dropout,
 }
 
 impl TrainConfig<Momentum> {
@@ -199,8 +204,9 @@ impl<O> TrainConfig<O> {
     /// The same configuration with another optimizer (a checkpoint's
     /// training record has none: `TrainConfig<()>`).
     pub fn with_optimizer<P>(self, optimizer: P) -> TrainConfig<P> {
-        let TrainConfig { epochs, batch_size, optimizer: _, schedule, l2, l1, clip_norm, frozen_layers } = self;
-        TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm, frozen_layers }
+        let TrainConfig { epochs, batch_size, optimizer: _, schedule, l2, l1, clip_norm, frozen_layers, dropout } =
+            self;
+        TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm, frozen_layers, dropout }
     }
 }
 
@@ -217,12 +223,13 @@ impl<O: Optimizer> TrainConfig<O> {
             l1: 0.0,
             clip_norm: 0.0,
             frozen_layers: 0,
+            dropout: Dropout::NONE,
         }
     }
 
     /// Validates everything as the network's float type will see it: epochs,
     /// batch size, the optimizer's hyperparameters, every epoch's scheduled
-    /// rate, the penalties and the clip norm.
+    /// rate, the penalties, the clip norm and the dropout rates.
     pub fn check<T: Float>(&self) -> Result<Checked<T, O>, Error> {
         if self.batch_size == 0 {
             return Err(Error::InvalidHyperparameter { name: Hyperparameter::BatchSize, requirement: "at least 1" });
@@ -232,7 +239,8 @@ impl<O: Optimizer> TrainConfig<O> {
         let l2 = check_non_negative::<T>(self.l2, Hyperparameter::L2)?;
         let l1 = check_non_negative::<T>(self.l1, Hyperparameter::L1)?;
         let clip_norm = check_non_negative::<T>(self.clip_norm, Hyperparameter::ClipNorm)?;
-        Ok(Checked { config: *self, rule, schedule, l2, l1, clip_norm })
+        let dropout = self.dropout.check::<T>()?;
+        Ok(Checked { config: *self, rule, schedule, l2, l1, clip_norm, dropout })
     }
 }
 
@@ -245,12 +253,18 @@ pub struct Checked<T: Float, O: Optimizer> {
     l2: T,
     l1: T,
     clip_norm: T,
+    dropout: DropoutRule<T>,
 }
 
 impl<T: Float, O: Optimizer> Checked<T, O> {
     /// The configuration it was made from.
     pub fn config(&self) -> &TrainConfig<O> {
         &self.config
+    }
+
+    /// The dropout thresholds and scales in `T`.
+    pub fn dropout(&self) -> &DropoutRule<T> {
+        &self.dropout
     }
 
     /// The learning rate of 0-based epoch `epoch`.
@@ -298,6 +312,33 @@ where
     let output = net.forward(x, activations);
     let scored = score::<N, L, T, K>(output, target, deltas);
     net.backward(x, activations, deltas, &mut state.gradients, None);
+    scored
+}
+
+/// [`accumulate_sample`] with dropout: draws the sample's masks from
+/// `state.persistent.rng` into `cache` by `rule` (a checked configuration's
+/// [`Checked::dropout`]), then runs forward and backward through them
+/// (see [`dropout`](crate::dropout)).
+#[inline(always)]
+pub fn accumulate_sample_dropout<N, O, L, T, const K: usize>(
+    net: &N,
+    state: &mut TrainState<N, O>,
+    cache: &mut DropoutCache<N>,
+    rule: &DropoutRule<T>,
+    x: &N::Input,
+    target: &L::Target,
+) -> (T, bool)
+where
+    T: Float,
+    N: Network<Scalar = T, Output = [T; K]>,
+    O: Optimizer,
+    L: Loss<T, K>,
+{
+    let TrainState { scratch: Scratch { activations, deltas }, gradients, persistent } = state;
+    N::draw_masks(rule, 0, &mut cache.masks, &mut persistent.rng);
+    let output = net.forward_dropout(x, activations, &cache.masks, &mut cache.dropped);
+    let scored = score::<N, L, T, K>(output, target, deltas);
+    net.backward_dropout(x, activations, &cache.masks, &cache.dropped, deltas, gradients, None);
     scored
 }
 
@@ -373,6 +414,8 @@ pub struct Batches<'a, N: Network, O: Optimizer, L: Loss<N::Scalar, K>, Ix, cons
     loss: L,
     checked: &'a Checked<N::Scalar, O>,
     data: Dataset<'a, N::Input, L::Target>,
+    /// The dropout cache when the configuration drops units.
+    dropout: Option<&'a mut DropoutCache<N>>,
 }
 
 /// One epoch's shuffled order and the optimizer step that ends each batch:
@@ -433,9 +476,24 @@ where
     L: Loss<T, K>,
     Ix: SampleIndex,
 {
-    let Batches { order, loss, checked, data } = batches;
+    let Batches { order, loss, checked, data, dropout } = batches;
     let mut loss_sum = T::ZERO;
     let mut correct = 0usize;
+    if let Some(cache) = dropout {
+        // One sample at a time: each sample's masks are drawn just before its
+        // forward pass, so pairs would gain nothing but a second cache.
+        for batch in order.chunks(checked.config.batch_size.max(1)) {
+            for &i in batch {
+                let Some((x, target)) = data.sample(i.index()) else { continue };
+                let (sample_loss, right) =
+                    accumulate_sample_dropout::<N, O, L, T, K>(net, state, cache, &checked.dropout, x, target);
+                loss_sum += sample_loss;
+                correct += usize::from(right);
+            }
+            apply_step(net, state, checked, batch.len());
+        }
+        return (loss_sum, correct);
+    }
     for batch in order.chunks(checked.config.batch_size.max(1)) {
         let mut singles = batch;
         if let Some(pair) = pair.as_deref_mut() {
@@ -494,6 +552,7 @@ pub struct Learner<'a, N: Network, O: Optimizer, L, Ix> {
     state: &'a mut TrainState<N, O>,
     order: &'a mut [Ix],
     pair: Option<&'a mut PairCache<N>>,
+    dropout: Option<&'a mut DropoutCache<N>>,
     loss: L,
     checked: Checked<N::Scalar, O>,
 }
@@ -521,7 +580,24 @@ where
                 requirement: "fewer than the network's layers",
             });
         }
-        Ok(Learner { net, state, order, pair: None, loss, checked: config.check::<T>()? })
+        let checked = config.check::<T>()?;
+        // Only hidden layers drop units: every layer but the last.
+        if (N::LAYERS - 1..crate::dropout::MAX_LAYERS).any(|l| config.dropout.rate(l) != 0.0) {
+            return Err(Error::InvalidHyperparameter {
+                name: Hyperparameter::Dropout,
+                requirement: "0 beyond the network's hidden layers (the output layer never drops units)",
+            });
+        }
+        Ok(Learner { net, state, order, pair: None, dropout: None, loss, checked })
+    }
+
+    /// Gives the learner the cache that dropout needs (one sample's masks
+    /// and dropped outputs), required when the configuration has a rate
+    /// above 0. With dropout, samples are taken one at a time even if
+    /// [`with_pairs`](Learner::with_pairs) was called.
+    pub fn with_dropout(mut self, cache: &'a mut DropoutCache<N>) -> Self {
+        self.dropout = Some(cache);
+        self
     }
 
     /// Takes the samples of each batch two at a time, the second one's
@@ -593,11 +669,21 @@ where
     ) -> Result<EpochMetrics<T>, Error> {
         data.check_inputs::<N>()?;
         data.check_targets::<L, T, K>()?;
+        let dropout = match (self.checked.dropout.is_active(), self.dropout.as_deref_mut()) {
+            (false, _) => None,
+            (true, Some(cache)) => Some(cache),
+            (true, None) => {
+                return Err(Error::InvalidHyperparameter {
+                    name: Hyperparameter::Dropout,
+                    requirement: "given a DropoutCache (Learner::with_dropout) to train with",
+                });
+            }
+        };
         fill_order(self.order, data.len())?;
         shuffle(&mut self.state.persistent.rng, self.order);
         self.state.gradients.set_zero();
         let epoch = self.state.persistent.epoch;
-        let plan = Batches { order: self.order, loss: self.loss, checked: &self.checked, data };
+        let plan = Batches { order: self.order, loss: self.loss, checked: &self.checked, data, dropout };
         let (loss_sum, correct) = batches(self.net, self.state, self.pair.as_deref_mut(), plan);
         let train = Metrics::from_sums(loss_sum, correct, data.len());
         // ReLU maps NaN to 0, so NaN weights can hide behind a finite loss.
@@ -619,7 +705,9 @@ where
     /// every sample's gradient to `state.gradients` with the operations and
     /// in the order of [`accumulate_sample`] (each gradient value summed
     /// sample by sample in the batch's order), then call
-    /// [`EpochPlan::step`]; it returns the loss summed in the shuffled order
+    /// [`EpochPlan::step`] (with dropout configured, each sample as
+    /// [`accumulate_sample_dropout`] does it, masks drawn from the state's
+    /// generator in the batch's order); it returns the loss summed in the shuffled order
     /// and the count of right predictions, or an error that ends the epoch
     /// as it is. Nothing checks the samples here: check them (finite inputs,
     /// valid targets) before the first epoch. The end is as in `epoch`: a

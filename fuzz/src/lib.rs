@@ -260,6 +260,7 @@ fn config<O>(optimizer: O, shape: Shape, frozen_layers: u32) -> TrainConfig<O> {
         l1: 1e-4,
         clip_norm: 1.5,
         frozen_layers,
+        dropout: mlp_core::dropout::Dropout::NONE,
     }
 }
 

@@ -51,10 +51,11 @@
 use std::sync::Mutex;
 
 use mlp_core::activation::{Activation, ActivationKind, Identity, LeakyRelu, Relu, Sigmoid, Tanh};
+use mlp_core::dropout::{Dropout, DropoutRule};
 use mlp_core::loss::{Loss, SoftmaxCrossEntropy};
 use mlp_core::{
-    Chain, Dense, DenseGradients, EpochMetrics, EpochPlan, Error, Learner, Metrics, Network, Optimizer, SampleIndex,
-    TrainState,
+    Chain, DefaultRng, Dense, DenseGradients, EpochMetrics, EpochPlan, Error, Learner, Metrics, Network, Optimizer,
+    SampleIndex, TrainState,
 };
 
 use crate::accel::VectorUnit;
@@ -158,8 +159,11 @@ const LINE: usize = 16;
 #[derive(Clone, Debug)]
 struct Layout {
     shapes: Vec<Shape>,
-    /// Offset of each layer's activations `a_l`.
+    /// Offset of each layer's activations `a_l` (before dropout).
     act: Vec<usize>,
+    /// Per layer that drops units: the offset of its mask, then of its
+    /// output times the mask (the next layer's input), both right after `a_l`.
+    dropped: Vec<Option<(usize, usize)>>,
     /// Offset of each layer's deltas `δ_l` (`∂L/∂z`).
     delta: Vec<usize>,
     /// Offset of the loss, then the hit (1 or 0).
@@ -171,13 +175,24 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(shapes: &[Shape]) -> Self {
+    /// The layout of `shapes`, with a mask and a dropped output for each
+    /// layer `l` with `drops(l)`.
+    fn new(shapes: &[Shape], drops: impl Fn(usize) -> bool) -> Self {
         let pad = |n: usize| n.next_multiple_of(LINE);
         let mut at = pad(shapes[0].inputs);
         let mut act = Vec::new();
-        for s in shapes {
+        let mut dropped = Vec::new();
+        for (l, s) in shapes.iter().enumerate() {
             act.push(at);
             at += pad(s.outputs);
+            // Kept before the next layer's activations, so that a layer's
+            // input lies before its output in the row.
+            if l + 1 < shapes.len() && drops(l) {
+                dropped.push(Some((at, at + pad(s.outputs))));
+                at += 2 * pad(s.outputs);
+            } else {
+                dropped.push(None);
+            }
         }
         let mut delta = Vec::new();
         for s in shapes {
@@ -186,12 +201,28 @@ impl Layout {
         }
         let loss = at;
         let widest = shapes.iter().map(|s| s.inputs.max(s.outputs)).max().unwrap_or(0);
-        Layout { shapes: shapes.to_vec(), act, delta, loss, stride: pad(loss + 2), widest }
+        Layout { shapes: shapes.to_vec(), act, dropped, delta, loss, stride: pad(loss + 2), widest }
     }
 
-    /// Offset of layer `l`'s input: the sample's inputs, or `a_{l-1}`.
+    /// Offset of layer `l`'s input: the sample's inputs, or `a_{l-1}` (times its mask under dropout).
     fn input(&self, l: usize) -> usize {
-        if l == 0 { 0 } else { self.act[l - 1] }
+        match l.checked_sub(1) {
+            None => 0,
+            Some(below) => self.dropped[below].map_or(self.act[below], |(_, kept)| kept),
+        }
+    }
+
+    /// `a′ = a·m` for layer `l` of `row`, if it drops units.
+    #[inline(always)]
+    fn drop_units(&self, l: usize, row: &mut [f32]) {
+        if let Some((mask, kept)) = self.dropped[l] {
+            let outputs = self.shapes[l].outputs;
+            let (a, rest) = row[self.act[l]..].split_at_mut(mask - self.act[l]);
+            let (m, k) = rest.split_at_mut(kept - mask);
+            for ((k, &a), &m) in k[..outputs].iter_mut().zip(&a[..outputs]).zip(&m[..outputs]) {
+                *k = a * m;
+            }
+        }
     }
 }
 
@@ -283,6 +314,10 @@ pub fn check_source(data: &dyn SampleSource, inputs: usize, classes: usize) -> R
 /// run by `team` on `unit` as the module documentation describes.
 ///
 /// The samples are not checked here: call [`check_source`] once first.
+///
+/// With dropout configured, each sample's masks are drawn from the state's
+/// generator in the batch's order before its forward pass, as
+/// `mlp_core::accumulate_sample_dropout` does: the same bits.
 pub fn train_epoch<N, O, Ix, const K: usize>(
     learner: &mut Learner<'_, N, O, SoftmaxCrossEntropy, Ix>,
     data: &dyn SampleSource,
@@ -301,14 +336,17 @@ where
     }
     learner.epoch_over(data.len(), |net, state, plan| {
         let frozen = plan.checked().config().frozen_layers as usize;
-        let mut batches = BatchGradient::new::<N>(team.threads(), unit, frozen);
+        let dropout = *plan.checked().dropout();
+        let mut batches = BatchGradient::with_dropout::<N>(team.threads(), unit, frozen, dropout);
         let (mut loss_sum, mut correct) = (0.0f32, 0usize);
         let order = plan.order();
         let mut offset = 0;
         for batch in plan.batches() {
             offset += batch.len();
             let after = order.get(offset..).unwrap_or_default();
-            batches.accumulate::<N, Ix, K>(&*net, &mut state.gradients, data, batch, after, team, |loss, hit| {
+            let TrainState { gradients, persistent, .. } = &mut *state;
+            let rng = Some(&mut persistent.rng);
+            batches.accumulate::<N, Ix, K>(&*net, gradients, rng, data, batch, after, team, |loss, hit| {
                 loss_sum += loss;
                 correct += usize::from(hit);
             });
@@ -333,6 +371,8 @@ pub struct BatchGradient {
     /// The lowest layer that trains: layers in front of it need no
     /// gradient, nor deltas.
     lowest: usize,
+    /// How hidden layers drop units.
+    dropout: DropoutRule<f32>,
 }
 
 impl BatchGradient {
@@ -340,7 +380,19 @@ impl BatchGradient {
     /// on `unit` (where this CPU has it), the first `frozen_layers` layers
     /// kept fixed.
     pub fn new<N: DenseStack>(threads: usize, unit: VectorUnit, frozen_layers: usize) -> Self {
-        let layout = Layout::new(&shapes_of::<N>());
+        let none = Dropout::NONE.check::<f32>().expect("no dropout is a valid configuration");
+        Self::with_dropout::<N>(threads, unit, frozen_layers, none)
+    }
+
+    /// [`BatchGradient::new`] for training whose hidden layers drop units by
+    /// `dropout` ([`accumulate`](Self::accumulate) then draws the masks).
+    pub fn with_dropout<N: DenseStack>(
+        threads: usize,
+        unit: VectorUnit,
+        frozen_layers: usize,
+        dropout: DropoutRule<f32>,
+    ) -> Self {
+        let layout = Layout::new(&shapes_of::<N>(), |l| dropout.drops(l));
         let lowest = frozen_layers.min(layout.shapes.len() - 1);
         let transposed = layout
             .shapes
@@ -355,6 +407,7 @@ impl BatchGradient {
             layout,
             transposed,
             lowest,
+            dropout,
         }
     }
 
@@ -364,14 +417,22 @@ impl BatchGradient {
     /// called on each sample in turn, for any thread count. `after` lists
     /// the samples to be read next (prefetched). `each` gets every sample's
     /// loss and whether its predicted class was right, in the batch's order.
+    /// With dropout, `rng` is the training generator: each sample's masks
+    /// are drawn from it in the batch's order, on this thread, before the
+    /// group's phase 1 (as `mlp_core::accumulate_sample_dropout` draws them).
     ///
     /// `team` must have the thread count given to [`BatchGradient::new`];
     /// the samples are not checked here (see [`check_source`]).
+    ///
+    /// # Panics
+    ///
+    /// With dropout and no `rng`.
     #[allow(clippy::too_many_arguments)] // the batch, its data and where to sum it: no natural group
     pub fn accumulate<N, Ix, const K: usize>(
         &mut self,
         net: &N,
         gradients: &mut N::Gradients,
+        mut rng: Option<&mut DefaultRng>,
         data: &dyn SampleSource,
         batch: &[Ix],
         after: &[Ix],
@@ -400,6 +461,16 @@ impl BatchGradient {
                 *u = i.index();
             }
             let rows = &mut self.rows.get_mut()[..group.len() * layout.stride];
+            if self.dropout.is_active() {
+                let rng = rng.as_deref_mut().expect("dropout draws its masks from the training generator");
+                for row in rows.chunks_exact_mut(layout.stride) {
+                    for (l, dropped) in layout.dropped.iter().enumerate() {
+                        if let Some((mask, _)) = *dropped {
+                            self.dropout.draw(l, rng, &mut row[mask..][..layout.shapes[l].outputs]);
+                        }
+                    }
+                }
+            }
             // Samples per claim: the group shared among the threads, so that each
             // streams the first layer's weights once for all its samples.
             let chunk = group.len().div_ceil(team.threads()).max(8);
@@ -524,6 +595,7 @@ fn phase_one_with<const K: usize, U: Lanes>(job: &PhaseOne<'_>, thread: usize) {
         first_layer::<U>(layout, job.params[0], rows, scratch);
         for (row, &sample) in rows.chunks_exact_mut(layout.stride).zip(samples) {
             let (before, after) = row.split_at_mut(layout.delta[0]);
+            layout.drop_units(0, before);
             for (l, shape) in shapes.iter().enumerate().skip(1) {
                 let (inputs, outputs) = before.split_at_mut(layout.act[l]);
                 let input = &inputs[layout.input(l)..][..shape.inputs];
@@ -532,6 +604,7 @@ fn phase_one_with<const K: usize, U: Lanes>(job: &PhaseOne<'_>, thread: usize) {
                 let n = unsafe { U::nonzeros(input, &mut scratch.index, &mut scratch.value) };
                 forward_one::<U>(job.params[l], shape.outputs, &scratch.index[..n], &scratch.value[..n], z);
                 activate(shape.activation, z);
+                layout.drop_units(l, before);
             }
             let logits: &[f32; K] = before[layout.act[last]..][..K].try_into().expect("the last layer has K outputs");
             let label = job.source.label(sample);
@@ -550,6 +623,12 @@ fn phase_one_with<const K: usize, U: Lanes>(job: &PhaseOne<'_>, thread: usize) {
                 let mut backward =
                     Backward { transposed: &job.transposed[l], inputs: shapes[l].inputs, delta: d, dx: &mut *dx };
                 U::blocks(shapes[l].inputs, &mut backward);
+                if let Some((mask, _)) = layout.dropped[l - 1] {
+                    // ∂L/∂a′ times the mask, then the derivative at the output before dropout.
+                    for (d, &m) in dx.iter_mut().zip(&before[mask..][..shapes[l].inputs]) {
+                        *d *= m;
+                    }
+                }
                 times_derivative(shapes[l - 1].activation, &before[layout.act[l - 1]..][..shapes[l].inputs], dx);
             }
             after[layout.loss - base] = loss;
@@ -1043,7 +1122,8 @@ where
     N: DenseStack<Output = [f32; K]>,
 {
     let unit = usable(unit);
-    let layout = Layout::new(&shapes_of::<N>());
+    // Inference never drops units.
+    let layout = Layout::new(&shapes_of::<N>(), |_| false);
     let params = params_of(net);
     let scratch = scratches(team.threads(), &layout);
     let rows: Vec<Mutex<Aligned>> =

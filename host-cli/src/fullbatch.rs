@@ -252,6 +252,7 @@ impl<N: DenseStack> Evaluator<'_, '_, N> {
         self.batch.accumulate::<N, u32, K>(
             &*self.net,
             &mut self.gradients,
+            None,
             self.data,
             &self.order,
             &[],

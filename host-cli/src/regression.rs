@@ -23,7 +23,10 @@ use anyhow::{anyhow, bail};
 use mlp_core::activation::{LeakyRelu, Relu, Sigmoid, Tanh};
 use mlp_core::loss::Quadratic;
 use mlp_core::model::{self, Extras, Scaling};
-use mlp_core::{Chain, Dense, Learner, Network, TrainConfig, TrainState, Zeroed, accumulate_sample, predict};
+use mlp_core::{
+    Chain, Dense, DropoutCache, Learner, Network, TrainConfig, TrainState, Zeroed, accumulate_sample,
+    accumulate_sample_dropout, predict,
+};
 use serde::Serialize;
 
 use crate::arch::{Architecture, HiddenActivation};
@@ -274,6 +277,7 @@ where
     let first_epoch = state.persistent.epoch;
     let mut scratch = zeroed_box::<N::Activations>();
     let mut order = vec![0u32; train.len()];
+    let mut dropout = zeroed_box::<DropoutCache<N>>();
     let mut learner = Learner::new(&mut *net, &mut state, &mut order, Quadratic, &options.train)?;
     let mut history = Vec::new();
     let mut train_time = Duration::ZERO;
@@ -287,12 +291,25 @@ where
         let metrics = learner.epoch_over(train.len(), |net, state, plan| {
             let mut loss = 0f32;
             let mut x = [0f32; I];
+            let rule = *plan.checked().dropout();
             for batch in plan.batches() {
                 for &k in batch {
                     let i = train[k as usize];
                     table.features_into(i, &mut x);
                     let target = target_vector::<O>(targets.to_network(table.target(i)));
-                    loss += accumulate_sample(net, state, Quadratic, &x, &target).0;
+                    loss += if rule.is_active() {
+                        accumulate_sample_dropout::<N, _, Quadratic, f32, O>(
+                            net,
+                            state,
+                            &mut dropout,
+                            &rule,
+                            &x,
+                            &target,
+                        )
+                        .0
+                    } else {
+                        accumulate_sample(net, state, Quadratic, &x, &target).0
+                    };
                 }
                 plan.step(net, state, batch.len());
             }

@@ -45,6 +45,9 @@ pub struct TrainReport {
     pub l1: f64,
     /// Global gradient-norm clip (0: none).
     pub clip_norm: f64,
+    /// Dropout rate of each hidden layer, first to last; left out without dropout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<Vec<f64>>,
     /// Seed of split, initialisation and shuffles.
     pub seed: u64,
     /// Fraction of each class held out; none when the data set has its own split (MNIST).
@@ -345,6 +348,11 @@ pub fn init_name(init: Init) -> String {
     }
 }
 
+/// Each hidden layer's dropout rate, or `None` without dropout.
+fn dropout_rates(dropout: &mlp_core::dropout::Dropout, hidden_layers: usize) -> Option<Vec<f64>> {
+    (!dropout.is_none()).then(|| (0..hidden_layers).map(|l| dropout.rate(l)).collect())
+}
+
 impl TrainReport {
     /// The report of a finished run.
     pub fn new(
@@ -369,6 +377,7 @@ impl TrainReport {
             l2: train.l2,
             l1: train.l1,
             clip_norm: train.clip_norm,
+            dropout: dropout_rates(&train.dropout, arch.hidden.len()),
             seed: options.seed,
             test_fraction,
             train_samples: outcome.train.samples,
@@ -433,6 +442,10 @@ impl TrainReport {
         }
         if self.clip_norm != 0.0 {
             write!(out, ", clip norm {}", number(self.clip_norm))?;
+        }
+        if let Some(rates) = &self.dropout {
+            let rates: Vec<String> = rates.iter().map(|&p| number(p)).collect();
+            write!(out, ", dropout {}", rates.join(","))?;
         }
         match self.test_fraction {
             Some(fraction) => writeln!(out, ", seed {}, test fraction {fraction}", self.seed)?,

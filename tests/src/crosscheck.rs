@@ -15,13 +15,15 @@ use std::path::PathBuf;
 use host_cli::data::{DIGITS, Samples};
 use host_cli::split::stratified_split;
 use mlp_core::activation::{Relu, Sigmoid, Tanh, sigmoid};
+use mlp_core::dropout::{Dropout, DropoutCache};
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::model;
 use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
 use mlp_core::schedule::{Schedule, Shape};
 use mlp_core::{
     Chain, Dataset, DefaultRng, Dense, DenseGradients, Float, Frozen, Init, Learner, Metrics, Network, Rng,
-    SeedableRng, TrainConfig, TrainState, Zeroed, accumulate_sample, evaluate, layers, predict_probabilities,
+    SeedableRng, TrainConfig, TrainState, Zeroed, accumulate_sample, accumulate_sample_dropout, evaluate, layers,
+    predict_probabilities,
 };
 
 /// The digits network of the cross-checks: 64 pixels, 32 ReLU units, 10 logits.
@@ -121,6 +123,9 @@ const fn step_config<O: Optimizer>(optimizer: O, schedule: Schedule, l2: f64, cl
 /// Optimizer case: momentum with L2, a constant rate.
 pub const MOMENTUM_L2: TrainConfig<Momentum> =
     step_config(Momentum { momentum: 0.9 }, Schedule::constant(0.1), 1e-3, 0.0);
+/// Optimizer case: momentum with L2 and dropout on the hidden layer, its
+/// masks drawn from the fresh state's generator before each sample.
+pub const DROPOUT: TrainConfig<Momentum> = TrainConfig { dropout: Dropout::uniform(0.3, 1), ..MOMENTUM_L2 };
 /// Optimizer case: Nesterov momentum with L2.
 pub const NESTEROV: TrainConfig<Nesterov> =
     step_config(Nesterov { momentum: 0.9 }, Schedule::constant(0.05), 1e-3, 0.0);
@@ -356,11 +361,19 @@ pub fn steps<O: Optimizer>(
     }
     let mut net = start.clone();
     let mut state = Box::new(TrainState::<DigitsNet, O>::new());
+    let rule = config.dropout.check::<f32>().map_err(|e| e.to_string())?;
+    let mut cache = DropoutCache::<DigitsNet>::new();
     let mut first = 0;
     for (epoch, &len) in (0u32..).zip(sizes) {
         let end = first + len;
         for (x, label) in data.inputs[first..end].iter().zip(&data.labels[first..end]) {
-            accumulate_sample(&net, &mut state, SoftmaxCrossEntropy, x, label);
+            if rule.is_active() {
+                accumulate_sample_dropout::<_, _, SoftmaxCrossEntropy, f32, 10>(
+                    &net, &mut state, &mut cache, &rule, x, label,
+                );
+            } else {
+                accumulate_sample(&net, &mut state, SoftmaxCrossEntropy, x, label);
+            }
         }
         state.persistent.epoch = epoch;
         let mut no_order: [u16; 0] = [];
@@ -582,7 +595,7 @@ pub fn checkpoint<N: Network, O: Optimizer>(
     state: &TrainState<N, O>,
     config: &TrainConfig<O>,
 ) -> Result<Vec<u8>, String> {
-    let mut file = vec![0u8; model::checkpoint_bytes::<N, O>()];
+    let mut file = vec![0u8; model::checkpoint_bytes::<N, O>() + model::dropout_section_bytes::<N>()];
     let written = model::write_checkpoint(net, &state.persistent, config, &mut file).map_err(|e| e.to_string())?;
     file.truncate(written);
     Ok(file)
@@ -719,14 +732,20 @@ impl Source {
 
     /// A configuration as a Rust literal with full paths.
     fn config<O: Optimizer>(config: &TrainConfig<O>) -> String {
-        let TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm, frozen_layers } = *config;
+        let TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm, frozen_layers, dropout } =
+            *config;
         let Schedule { lr, shape, warmup } = schedule;
         let optimizer_path = std::any::type_name::<O>().rsplit_once("::").map_or("", |(path, _)| path);
         format!(
             "mlp_core::TrainConfig {{ epochs: {epochs}, batch_size: {batch_size}, \
              optimizer: {optimizer_path}::{optimizer:?}, \
              schedule: mlp_core::schedule::Schedule {{ lr: {lr:?}, shape: mlp_core::schedule::Shape::{shape:?}, warmup: {warmup} }}, \
-             l2: {l2:?}, l1: {l1:?}, clip_norm: {clip_norm:?}, frozen_layers: {frozen_layers} }}"
+             l2: {l2:?}, l1: {l1:?}, clip_norm: {clip_norm:?}, frozen_layers: {frozen_layers}, dropout: {dropout} }}",
+            dropout = if dropout.is_none() {
+                "mlp_core::dropout::Dropout::NONE".to_owned()
+            } else {
+                format!("mlp_core::dropout::Dropout {{ rates: {:?} }}", dropout.rates)
+            }
         )
     }
 
@@ -851,6 +870,7 @@ pub fn generate() -> Result<Vec<Fixture>, String> {
     optimizer.labels("Samples in each minibatch; step k uses epoch k.", "STEP_BATCHES", &STEP_BATCHES);
     let mut cases = StepCases { out: &mut optimizer, files: &mut files, start: &digits_net, data: &step_data };
     cases.add("MOMENTUM_L2", &MOMENTUM_L2)?;
+    cases.add("DROPOUT", &DROPOUT)?;
     cases.add("NESTEROV", &NESTEROV)?;
     cases.add("DECAY", &DECAY)?;
     cases.add("L1", &L1)?;

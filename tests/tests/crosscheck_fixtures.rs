@@ -243,6 +243,7 @@ fn optimizer_steps_from_the_embedded_bits() {
     let data = images(&o::STEP_PIXELS, &o::STEP_LABELS);
     let finals = [
         replay(&data, "MOMENTUM_L2", &o::MOMENTUM_L2_CONFIG),
+        replay(&data, "DROPOUT", &o::DROPOUT_CONFIG),
         replay(&data, "NESTEROV", &o::NESTEROV_CONFIG),
         replay(&data, "DECAY", &o::DECAY_CONFIG),
         replay(&data, "L1", &o::L1_CONFIG),

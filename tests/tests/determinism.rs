@@ -157,6 +157,7 @@ const SGD: TrainConfig = TrainConfig {
     l1: 0.25,
     clip_norm: 0.0,
     frozen_layers: 0,
+    dropout: mlp_core::dropout::Dropout::NONE,
 };
 
 fn params(net: &One) -> [f64; 4] {

@@ -1,4 +1,4 @@
-//! Memory accounting: every `Network` byte constant, and every optimizer's
+//! Memory accounting: every `Network` byte constant (dropout's cache too), and every optimizer's
 //! `TrainState::BYTES`, equals both the size of the real buffers it describes
 //! and the count of scalars it should hold; and a 784→128→10 network trains
 //! on a thread with a small stack.
@@ -15,8 +15,8 @@ use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, Optimizer, RmsProp, Sgd};
 use mlp_core::schedule::Schedule;
 use mlp_core::{
-    Chain, Dataset, DefaultRng, Dense, Frozen, Init, Learner, Network, TrainConfig, TrainState, Zeroed, evaluate,
-    layers,
+    Chain, Dataset, DefaultRng, Dense, DropoutCache, Frozen, Init, Learner, Network, TrainConfig, TrainState, Zeroed,
+    evaluate, layers,
 };
 
 type Small32 = layers![Dense<f32, 64, 32, Relu>, Dense<f32, 32, 10>];
@@ -104,6 +104,16 @@ fn check<N: Network>(net: &N, counts: Counts) {
         "TRAINING_BYTES vs the sum of its parts"
     );
     assert_eq!(N::TRAINING_BYTES, N::PARAMETER_BYTES + TrainState::<N>::BYTES, "TRAINING_BYTES is with momentum");
+
+    // Dropout's cache: a mask and a dropped output per hidden unit (every layer's output but the last).
+    let dropout = zeroed_box::<DropoutCache<N>>();
+    assert_eq!(N::DROPOUT_BYTES, size_of_val(&*dropout), "DROPOUT_BYTES vs the cache");
+    assert_eq!(
+        N::DROPOUT_BYTES,
+        size_of_val(&dropout.masks) + size_of_val(&dropout.dropped),
+        "DROPOUT_BYTES vs its buffers"
+    );
+    assert_eq!(N::DROPOUT_BYTES, 2 * (units - N::OUTPUTS) * scalar, "DROPOUT_BYTES vs the count");
 
     let buffers = [
         check_optimizer::<N, Sgd>(counts.trainable_bytes(), counts.cache_bytes()),

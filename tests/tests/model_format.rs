@@ -191,6 +191,7 @@ fn case() -> impl Strategy<Value = Case> {
             l1,
             clip_norm,
             frozen_layers,
+            dropout: mlp_core::dropout::Dropout::NONE,
         },
     );
     (any::<u64>(), optimizer(), config, any::<u32>(), any::<u32>(), any::<[u32; 4]>())
@@ -265,6 +266,7 @@ fn assert_checkpoint_round_trip<N: Network, O: Optimizer>(
         l1: c.l1,
         clip_norm: c.clip_norm,
         frozen_layers: c.frozen_layers % N::LAYERS as u32,
+        dropout: mlp_core::dropout::Dropout::NONE,
     };
     let mut persistent = Persistent::<N, O>::ZEROED;
     let slots = <N::Gradients as Slots<N::Scalar>>::SLOTS;
@@ -389,6 +391,7 @@ fn adam_config() -> TrainConfig<Adam> {
         l1: 0.0,
         clip_norm: 1.0,
         frozen_layers: 0,
+        dropout: mlp_core::dropout::Dropout::NONE,
     }
 }
 
@@ -844,6 +847,39 @@ fn a_batch_size_the_file_cannot_hold_is_refused_not_cut() {
             error,
             FormatError::InvalidConfig(Error::InvalidHyperparameter { name: Hyperparameter::BatchSize, .. })
         ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_dropout_section_holds_each_hidden_layers_rate() {
+    let mut dropped = adam_config();
+    dropped.dropout.rates[0] = 0.25;
+    let mut file = vec![0u8; model::checkpoint_bytes::<Small, Adam>() + model::dropout_section_bytes::<Small>()];
+    let n = model::write_checkpoint(&small_network(), &adam_state(), &dropped, &mut file).unwrap();
+    assert_eq!(n, file.len(), "checkpoint_bytes plus dropout_section_bytes");
+    let (at, id, payload) = sections::<Small>(&file).into_iter().find(|s| s.1 == Section::Dropout.id()).unwrap();
+    assert_eq!((id, payload), (5, 0.25f64.to_le_bytes().to_vec()), "one f64 per hidden layer");
+    assert_eq!(u16::from_le_bytes([file[at + 2], file[at + 3]]), 1, "required");
+    let (mut net, mut state) = (Small::default(), Persistent::<Small, Adam>::ZEROED);
+    assert_eq!(model::read_checkpoint(&file, &mut net, &mut state), Ok(dropped));
+    // Without dropout nothing is written: files are as they were.
+    assert!(sections::<Small>(&small_checkpoint()).iter().all(|s| s.1 != Section::Dropout.id()));
+
+    let malformed = |bytes: &[u8]| match Model::parse(bytes) {
+        Err(FormatError::MalformedSection { section: Section::Dropout, reason }) => reason,
+        other => panic!("{other:?}"),
+    };
+    let rate = 0.25f64.to_le_bytes();
+    assert_eq!(malformed(&with_section(&small_model(), 5, 1, &rate)), "a dropout section without a training section");
+    let two = [rate, rate].concat();
+    assert_eq!(malformed(&with_section(&small_checkpoint(), 5, 1, &two)), "it does not hold one rate per hidden layer");
+    // A rate out of range is the configuration's error.
+    let one = with_section(&small_checkpoint(), 5, 1, &1.0f64.to_le_bytes());
+    let (mut net, mut state) = (Small::default(), Persistent::<Small, Adam>::ZEROED);
+    let error = model::read_checkpoint(&one, &mut net, &mut state).unwrap_err();
+    assert!(
+        matches!(error, FormatError::InvalidConfig(Error::InvalidHyperparameter { name: Hyperparameter::Dropout, .. })),
         "{error:?}"
     );
 }

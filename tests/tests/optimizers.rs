@@ -215,6 +215,7 @@ where
         l1,
         clip_norm: clip,
         frozen_layers: 0,
+        dropout: mlp_core::dropout::Dropout::NONE,
     };
     let mut reference = Reference { w: values(&net), buffers: vec![vec![T::ZERO; COUNT]; O::BUFFERS], t: 0 };
     let mut gradients = rng(2);

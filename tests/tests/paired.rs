@@ -29,6 +29,7 @@ const NESTEROV: TrainConfig<Nesterov> = TrainConfig {
     l1: 1e-4,
     clip_norm: 0.0,
     frozen_layers: 0,
+    dropout: mlp_core::dropout::Dropout::NONE,
 };
 
 const INPUTS: usize = 20;
@@ -159,6 +160,7 @@ fn every_optimizer() {
         l2: 1e-3,
         l1: 1e-4,
         clip_norm: 1.0,
+        dropout: mlp_core::dropout::Dropout::NONE,
         frozen_layers: 0,
     };
     let batches = [1, 7, 16];

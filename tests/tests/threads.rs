@@ -2,8 +2,8 @@
 //! run by 1, 2 or 3 threads, on the baseline vector unit and on AVX2 (when
 //! this CPU has it), give the weights, optimizer state, generator and
 //! metrics of mlp-core's own `Learner::epoch`, for every optimizer, every
-//! hidden activation, frozen layers, clipping and penalties, batches smaller
-//! and larger than one group of samples; and its evaluation gives the
+//! hidden activation, frozen layers, clipping and penalties, dropout,
+//! batches smaller and larger than one group of samples; and its evaluation gives the
 //! metrics of `mlp_core::evaluate` and the classes of `predict_class`.
 
 mod common;
@@ -17,6 +17,7 @@ use host_cli::optim::AnyOptimizer;
 use host_cli::parallel::with_team;
 use host_cli::source::SampleSource;
 use mlp_core::activation::{LeakyRelu, Relu, Sigmoid, Tanh};
+use mlp_core::dropout::{Dropout, DropoutCache};
 use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp, Sgd};
 use mlp_core::schedule::{Schedule, Shape};
@@ -55,7 +56,9 @@ where
     state.persistent.rng = rng(6);
     net.initialize(Init::HeUniform, &mut state.persistent.rng).unwrap();
     let mut order = vec![0u32; source.len()];
-    let mut learner = Learner::new(&mut *net, &mut state, &mut order, SoftmaxCrossEntropy, config).unwrap();
+    let mut cache = host_cli::boxed::zeroed_box::<DropoutCache<N>>();
+    let mut learner =
+        Learner::new(&mut *net, &mut state, &mut order, SoftmaxCrossEntropy, config).unwrap().with_dropout(&mut cache);
     let history = match path {
         Path::Core => {
             let (inputs, labels) = rows::<I>(source);
@@ -137,6 +140,7 @@ fn base_config() -> TrainConfig<()> {
         l1: 1e-4,
         clip_norm: 1.0,
         frozen_layers: 0,
+        dropout: Dropout::NONE,
     }
 }
 
@@ -172,6 +176,32 @@ fn batches_of_any_size_frozen_layers_and_no_penalty_give_the_same_bits() {
     assert_every_path_agrees::<Mixed, 20, 3>(&samples, &plain);
 }
 
+#[test]
+fn dropout_gives_the_bits_of_the_core_whatever_the_thread_count() {
+    let samples = mixed_samples();
+    let momentum = with_optimizer(&base_config(), AnyOptimizer::Momentum(Momentum::DEFAULT));
+    // ReLU, tanh (whose derivative needs the output before dropout) and leaky ReLU layers.
+    let mut rates = Dropout::NONE;
+    rates.rates[..3].copy_from_slice(&[0.5, 0.2, 0.3]);
+    let dropped = TrainConfig { dropout: rates, ..momentum };
+    for batch_size in [1, 16, 96] {
+        assert_every_path_agrees::<Mixed, 20, 3>(&samples, &TrainConfig { batch_size, ..dropped });
+    }
+    // A layer without dropout between two with it; frozen layers in front.
+    rates.rates[1] = 0.0;
+    assert_every_path_agrees::<Mixed, 20, 3>(&samples, &TrainConfig { dropout: rates, ..dropped });
+    for frozen_layers in [1, 3] {
+        assert_every_path_agrees::<Mixed, 20, 3>(&samples, &TrainConfig { frozen_layers, ..dropped });
+    }
+    let adam = with_optimizer(&dropped, AnyOptimizer::Adam(Adam::DEFAULT));
+    assert_every_path_agrees::<Mixed, 20, 3>(&samples, &adam);
+    // Dropout changes the run: the masks are drawn and used.
+    let plain = run::<Mixed, 20, 3>(&samples, &momentum, Path::Core);
+    let with = run::<Mixed, 20, 3>(&samples, &dropped, Path::Core);
+    assert_ne!(plain.0, with.0);
+    assert_ne!(plain.2, with.2, "the masks come from the training generator");
+}
+
 /// Byte images like MNIST's: blank borders, strokes in the middle, some
 /// pixels saturated (exactly 1.0 once scaled).
 fn images(n: usize, seed: u64) -> IdxSet {
@@ -203,6 +233,8 @@ fn byte_images_through_the_tiled_first_layer_give_the_same_bits() {
     let adam =
         TrainConfig { batch_size: 70, clip_norm: 2.0, ..with_optimizer(&config, AnyOptimizer::Adam(Adam::DEFAULT)) };
     assert_every_path_agrees::<Wide, 784, 10>(&data, &adam);
+    // Sigmoid hidden units dropped: the masked outputs feed the second layer's columns.
+    assert_every_path_agrees::<Wide, 784, 10>(&data, &TrainConfig { dropout: Dropout::uniform(0.5, 1), ..adam });
 }
 
 #[test]

@@ -71,6 +71,7 @@ where
         l1: 1e-4,
         clip_norm: 1.0,
         frozen_layers: 0,
+        dropout: mlp_core::dropout::Dropout::NONE,
     };
     let config = with_optimizer(&base, optimizer);
     let expected = run(&config, Path::Plain);

@@ -2,8 +2,9 @@
 //! and compares every value bit for bit: inference of two networks (ReLU;
 //! tanh and sigmoid), the math routines, the summed gradient of a minibatch,
 //! and, for every optimizer (SGD, momentum, Nesterov, Adagrad, RMSprop, Adam,
-//! AdamW; with schedules, penalties and clipping), the weights and every
-//! value of the optimizer's state after five steps. The host-trained
+//! AdamW; with schedules, penalties and clipping; momentum with dropout, its
+//! masks drawn on the device), the weights and every value of the
+//! optimizer's state after five steps. The host-trained
 //! networks are model files read with `read_model`, and the host's results
 //! after the steps are checkpoints, both embedded with `include_bytes!`.
 #![no_std]
@@ -17,7 +18,8 @@ use mlp_core::loss::SoftmaxCrossEntropy;
 use mlp_core::model::{Model, read_model};
 use mlp_core::optim::{Adagrad, Adam, AdamW, Nesterov, Optimizer, RmsProp, Sgd};
 use mlp_core::{
-    Dense, Float, Learner, Network, TrainConfig, TrainState, Zeroed, accumulate_sample, layers, predict_probabilities,
+    Dense, DropoutCache, Float, Learner, Network, TrainConfig, TrainState, Zeroed, accumulate_sample,
+    accumulate_sample_dropout, layers, predict_probabilities,
 };
 use mlp_firmware::compare::{f32_from_bits, inputs_from_pixels, same_bits, same_count, same_parameters, same_state};
 use mlp_firmware::{exit, stack};
@@ -57,7 +59,8 @@ const STATE_BYTES: usize = size_of::<DigitsNet>()
     + TrainState::<DigitsNet, Adagrad>::BYTES
     + TrainState::<DigitsNet, RmsProp>::BYTES
     + TrainState::<DigitsNet, Adam>::BYTES
-    + TrainState::<DigitsNet, AdamW>::BYTES;
+    + TrainState::<DigitsNet, AdamW>::BYTES
+    + DigitsNet::DROPOUT_BYTES;
 const _: () = assert!(STATE_BYTES + STACK_ALLOWANCE <= RAM_BUDGET, "the cross-checks do not fit");
 
 /// The host-trained networks, as model files in flash.
@@ -87,6 +90,7 @@ static ADAGRAD: ConstStaticCell<TrainState<DigitsNet, Adagrad>> = ConstStaticCel
 static RMSPROP: ConstStaticCell<TrainState<DigitsNet, RmsProp>> = ConstStaticCell::new(TrainState::new());
 static ADAM: ConstStaticCell<TrainState<DigitsNet, Adam>> = ConstStaticCell::new(TrainState::new());
 static ADAMW: ConstStaticCell<TrainState<DigitsNet, AdamW>> = ConstStaticCell::new(TrainState::new());
+static DROPOUT: ConstStaticCell<DropoutCache<DigitsNet>> = ConstStaticCell::new(DropoutCache::new());
 
 #[entry]
 fn main() -> ! {
@@ -96,13 +100,14 @@ fn main() -> ! {
         defmt::error!("FAIL crosscheck: a static was taken twice");
         exit(false)
     };
-    let (Some(sgd), Some(nesterov), Some(adagrad), Some(rmsprop), Some(adam), Some(adamw)) = (
+    let (Some(sgd), Some(nesterov), Some(adagrad), Some(rmsprop), Some(adam), Some(adamw), Some(dropout)) = (
         SGD.try_take(),
         NESTEROV.try_take(),
         ADAGRAD.try_take(),
         RMSPROP.try_take(),
         ADAM.try_take(),
         ADAMW.try_take(),
+        DROPOUT.try_take(),
     ) else {
         defmt::error!("FAIL crosscheck: a static was taken twice");
         exit(false)
@@ -119,10 +124,11 @@ fn main() -> ! {
     // Every optimizer.
     macro_rules! case {
         ($name:literal, $config:ident, $file:literal, $train_state:expr) => {
-            steps($name, &optimizer::$config, after_steps!($file), digits, stepped, $train_state)
+            steps($name, &optimizer::$config, after_steps!($file), digits, stepped, $train_state, dropout)
         };
     }
     ok &= case!("momentum+L2", MOMENTUM_L2_CONFIG, "momentum_l2", digits_state);
+    ok &= case!("momentum+dropout", DROPOUT_CONFIG, "dropout", digits_state);
     ok &= case!("Nesterov", NESTEROV_CONFIG, "nesterov", nesterov);
     ok &= case!("decay", DECAY_CONFIG, "decay", digits_state);
     ok &= case!("L1", L1_CONFIG, "l1", sgd);
@@ -282,6 +288,7 @@ fn steps<O: Optimizer + defmt::Format>(
     start: &DigitsNet,
     net: &mut DigitsNet,
     state: &mut TrainState<DigitsNet, O>,
+    dropout: &mut DropoutCache<DigitsNet>,
 ) -> bool {
     defmt::info!("optimizer {=str}: {=usize} steps, {}", name, optimizer::STEP_BATCHES.len(), config);
     net.head.weights = start.head.weights;
@@ -289,12 +296,24 @@ fn steps<O: Optimizer + defmt::Format>(
     net.tail.weights = start.tail.weights;
     net.tail.biases = start.tail.biases;
     state.set_zero();
+    // Masks, if any, come from the fresh state's generator, as on the host.
+    let rule = match config.dropout.check::<f32>() {
+        Ok(rule) => rule,
+        Err(error) => {
+            defmt::error!("  refused: {}", error);
+            return false;
+        }
+    };
     let mut samples = STEP_INPUTS.iter().zip(&optimizer::STEP_LABELS);
     let mut no_order: [u16; 0] = [];
     for (epoch, &len) in (0u32..).zip(&optimizer::STEP_BATCHES) {
         let mut taken = 0;
         for (x, label) in samples.by_ref().take(len) {
-            accumulate_sample(&*net, state, SoftmaxCrossEntropy, x, label);
+            if rule.is_active() {
+                accumulate_sample_dropout::<_, _, SoftmaxCrossEntropy, f32, 10>(&*net, state, dropout, &rule, x, label);
+            } else {
+                accumulate_sample(&*net, state, SoftmaxCrossEntropy, x, label);
+            }
             taken += 1;
         }
         if taken != len {

@@ -12,6 +12,7 @@ use host_cli::evaluate::Recorded;
 use host_cli::fullbatch::{self, LineSearch, Method};
 use host_cli::optim::{AnyOptimizer, OptimizerKind};
 use host_cli::report::number;
+use mlp_core::dropout::{Dropout, MAX_LAYERS as MAX_DROPOUT_LAYERS};
 use mlp_core::optim::{Adagrad, Adam, AdamW, Momentum, Nesterov, RmsProp, Sgd};
 use mlp_core::schedule::{Schedule, Shape};
 use mlp_core::{Error, Hyperparameter, Init, TrainConfig};
@@ -452,6 +453,11 @@ pub struct OptimizerArgs {
     #[arg(long, value_name = "NORM", allow_negative_numbers = true, default_value_t = 0.0)]
     pub clip_norm: f64,
 
+    /// Inverted dropout while training: the probability, in [0, 1), of dropping each hidden unit;
+    /// one rate for every hidden layer, or one per hidden layer ("0.5,0.2") [default: 0].
+    #[arg(long, value_name = "P[,P...]", allow_negative_numbers = true, value_delimiter = ',')]
+    pub dropout: Option<Vec<f64>>,
+
     /// How the learning rate changes from epoch to epoch [default: inverse-time with --decay, else
     /// cosine for mnist and constant for the others].
     #[arg(long, value_enum, value_name = "SHAPE")]
@@ -597,6 +603,7 @@ impl OptimizerArgs {
             ("--min-lr", self.min_lr.is_some()),
             ("--warmup", self.warmup != 0),
             ("--clip-norm", self.clip_norm != 0.0),
+            ("--dropout", self.dropout.is_some()),
         ] {
             refuse(flag, given, first_order, &chosen)?;
         }
@@ -647,10 +654,43 @@ impl OptimizerArgs {
             l1: self.l1,
             clip_norm: self.clip_norm,
             frozen_layers: 0,
+            dropout: self.dropout_rates(usize::MAX)?,
         };
         config.check::<f32>().map_err(|e| self.hyperparameter_error(e, &config))?;
         self.check_rate_floor(&config)?;
         Ok(config)
+    }
+
+    /// `--dropout` for a network with `hidden_layers` hidden layers (one
+    /// rate for all of them, or one each), each rate checked; no dropout
+    /// without the flag. With `usize::MAX` the count is not known yet: one
+    /// rate then applies to every layer a configuration holds.
+    pub fn dropout_rates(&self, hidden_layers: usize) -> anyhow::Result<Dropout> {
+        let Some(given) = &self.dropout else { return Ok(Dropout::NONE) };
+        let listed = || given.iter().map(|&p| number(p)).collect::<Vec<_>>().join(",");
+        if let Some(&p) = given.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            bail!(
+                "invalid --dropout {}: must be at least 0 and below 1 (the probability of dropping a unit)",
+                number(p)
+            );
+        }
+        let mut dropout = Dropout::NONE;
+        match given.as_slice() {
+            [] => bail!("invalid --dropout: give a rate"),
+            &[p] => dropout.rates.iter_mut().take(hidden_layers).for_each(|r| *r = p),
+            rates if hidden_layers != usize::MAX && rates.len() != hidden_layers => bail!(
+                "invalid --dropout {}: {} rates for a network with {hidden_layers} hidden layer{} \
+                 (give one rate for every hidden layer, or one per hidden layer)",
+                listed(),
+                rates.len(),
+                if hidden_layers == 1 { "" } else { "s" }
+            ),
+            rates if rates.len() > MAX_DROPOUT_LAYERS => {
+                bail!("invalid --dropout {}: at most {MAX_DROPOUT_LAYERS} hidden layers take a rate", listed())
+            }
+            rates => dropout.rates[..rates.len()].copy_from_slice(rates),
+        }
+        Ok(dropout)
     }
 
     /// The rule with its flags; a flag the rule does not use is an error.
@@ -767,6 +807,10 @@ impl OptimizerArgs {
             H::L2 => ("--l2", number(config.l2)),
             H::L1 => ("--l1", number(config.l1)),
             H::ClipNorm => ("--clip-norm", number(config.clip_norm)),
+            H::Dropout => {
+                let rates: Vec<String> = config.dropout.rates.iter().map(|&p| number(p)).collect();
+                ("--dropout", rates.join(","))
+            }
             H::Warmup => ("--warmup", config.schedule.warmup.to_string()),
             H::Momentum => match optimizer {
                 AnyOptimizer::Momentum(Momentum { momentum }) | AnyOptimizer::Nesterov(Nesterov { momentum }) => {
@@ -833,6 +877,7 @@ impl OptimizerArgs {
         &self,
         stored: TrainConfig<AnyOptimizer>,
         epochs_done: u32,
+        hidden_layers: usize,
     ) -> anyhow::Result<TrainConfig<AnyOptimizer>> {
         let mut differences = Vec::new();
         if (self.optimizer.is_some() || self.nesterov) && self.kind().name() != stored.optimizer.name() {
@@ -859,6 +904,17 @@ impl OptimizerArgs {
         // Flags with a default of 0 count as given only when not 0.
         differs(&mut differences, "--l1", Some(self.l1).filter(|&v| v != 0.0), Some(stored.l1));
         differs(&mut differences, "--clip-norm", Some(self.clip_norm).filter(|&v| v != 0.0), Some(stored.clip_norm));
+        if self.dropout.is_some() {
+            let given = self.dropout_rates(hidden_layers)?;
+            if given != stored.dropout {
+                let rates = |d: &Dropout| (0..hidden_layers).map(|l| number(d.rate(l))).collect::<Vec<_>>().join(",");
+                differences.push(format!(
+                    "--dropout {} (the checkpoint has {})",
+                    rates(&given),
+                    rates(&stored.dropout)
+                ));
+            }
+        }
         let warmup = (self.warmup != 0).then_some(f64::from(self.warmup));
         differs(&mut differences, "--warmup", warmup, Some(f64::from(stored.schedule.warmup)));
         let (kind, decay, every, gamma, min_lr) = match stored.schedule.shape {

@@ -16,6 +16,7 @@ use host_cli::run::{RunOptions, Start};
 use host_cli::split::SplitError;
 use host_cli::sweep::{self, Grid, Results, Runner, Shard, Span};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use mlp_core::TrainConfig;
 
 use super::args::{ArchArgs, DataArgs, OptimizerArgs};
 
@@ -219,6 +220,11 @@ impl RunArgs {
         }
         let (inputs, outputs) = prepare::network_shape(spec, &table)?;
         let arch = self.arch.architecture_for(inputs, outputs, spec)?;
+        // One rate per hidden layer, now that the layers are known.
+        let base = RunOptions {
+            train: TrainConfig { dropout: self.train.dropout_rates(arch.hidden.len())?, ..base.train },
+            ..base
+        };
         let (features, classes) = (table.features(), table.class_count());
         table.pad_inputs(arch.inputs);
         if spec.standardise {

@@ -164,6 +164,12 @@ impl Cmd {
         // Held out before the inputs are scaled, so the scaling is the training samples' alone.
         let validation = self.hold_out_validation(&plan, &table, &mut indices.train)?;
         let arch = self.shape(&mut plan, &mut table, &indices)?;
+        if self.train.dropout.is_some() {
+            // A resumed run keeps the checkpoint's rates (`resume_config` compares them).
+            if !matches!(plan.start, Start::Resume(_)) {
+                plan.options.train.dropout = self.train.dropout_rates(arch.hidden.len())?;
+            }
+        }
         let (batch_size, train_samples) = (plan.options.train.batch_size, indices.train.len());
         if batch_size > train_samples {
             bail!(
@@ -412,7 +418,7 @@ impl Cmd {
                 anyhow!("{}: the checkpoint's optimizer {} is not supported", path.display(), record.kind)
             })?;
             let stored = training.config.with_optimizer(optimizer);
-            let train = self.train.resume_config(stored, training.epoch)?;
+            let train = self.train.resume_config(stored, training.epoch, arch.hidden.len())?;
             let recorded = Recorded::from_metadata(model.metadata().unwrap_or(""));
             let mut request = self.data.request_for_model(&recorded, path)?;
             // The moons of a resumed run are those of its split's seed.

@@ -83,6 +83,9 @@ pub struct TrainingSummary {
     pub clip_norm: f64,
     /// Layers kept fixed, from the first.
     pub frozen_layers: u32,
+    /// Each hidden layer's dropout rate; left out without dropout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropout: Option<Vec<f64>>,
 }
 
 /// Which optional sections the file holds and what they say.
@@ -164,6 +167,9 @@ pub fn summarize(model: &Model<'_>, file: &str) -> Summary {
         l1: t.config.l1,
         clip_norm: t.config.clip_norm,
         frozen_layers: t.config.frozen_layers,
+        dropout: model
+            .has(Section::Dropout)
+            .then(|| (0..model.layer_count().saturating_sub(1)).map(|l| t.config.dropout.rate(l)).collect()),
     });
     let optimizer = record.map(|r| OptimizerSummary {
         kind: r.kind.name(),
@@ -276,6 +282,10 @@ impl Summary {
             }
             if t.frozen_layers != 0 {
                 write!(out, ", first {} layers frozen", t.frozen_layers)?;
+            }
+            if let Some(rates) = &t.dropout {
+                let rates: Vec<String> = rates.iter().map(|&p| number(p)).collect();
+                write!(out, ", dropout {}", rates.join(","))?;
             }
             writeln!(out)?;
         }

@@ -22,6 +22,6 @@ pub fn uniform<R: rand_core::Rng>(rng: &mut R, lo: f64, hi: f64) -> f64 {
 /// `config` with another update rule: the same epochs, batches, schedule,
 /// penalties and clipping.
 pub fn with_optimizer<O, P>(config: &TrainConfig<P>, optimizer: O) -> TrainConfig<O> {
-    let TrainConfig { epochs, batch_size, optimizer: _, schedule, l2, l1, clip_norm, frozen_layers } = *config;
-    TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm, frozen_layers }
+    let TrainConfig { epochs, batch_size, optimizer: _, schedule, l2, l1, clip_norm, frozen_layers, dropout } = *config;
+    TrainConfig { epochs, batch_size, optimizer, schedule, l2, l1, clip_norm, frozen_layers, dropout }
 }
