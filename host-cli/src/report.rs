@@ -466,7 +466,12 @@ impl TrainReport {
             count(self.train_accuracy, self.train_samples),
             self.train_samples
         )?;
-        if let Some(last) = self.history.last()
+        // The kept weights' epoch: the best one with early stopping, else the last.
+        let kept = match self.best_epoch {
+            Some(best) => self.history.iter().find(|r| r.epoch == best),
+            None => self.history.last(),
+        };
+        if let Some(last) = kept
             && let (Some(accuracy), Some(samples)) = (last.validation_accuracy, self.validation_samples)
         {
             writeln!(out, "validation      {accuracy:.4} ({}/{samples})", count(accuracy, samples))?;
