@@ -113,20 +113,7 @@ impl SampleSource for IdxSet {
     }
 
     fn features_into(&self, index: usize, out: &mut [f32]) {
-        let image = self.image(index);
-        // Eight pixels at a time: most groups of eight are blank (60 % in MNIST).
-        let (groups, rest) = image.as_chunks::<8>();
-        let (out_groups, out_rest) = out.as_chunks_mut::<8>();
-        for (x, p) in out_groups.iter_mut().zip(groups) {
-            if u64::from_ne_bytes(*p) == 0 {
-                *x = [0.0; 8];
-            } else {
-                *x = p.map(|p| SCALE[usize::from(p)]);
-            }
-        }
-        for (x, &p) in out_rest.iter_mut().zip(rest) {
-            *x = SCALE[usize::from(p)];
-        }
+        crate::source::bytes_into(self.image(index), &SCALE, out);
     }
 
     fn label(&self, index: usize) -> usize {

@@ -24,17 +24,16 @@ use mlp_core::activation::{LeakyRelu, Relu, Sigmoid, Tanh};
 use mlp_core::loss::Quadratic;
 use mlp_core::model::{self, Extras, Scaling};
 use mlp_core::{
-    Chain, Dense, DropoutCache, Learner, Network, TrainConfig, TrainState, Zeroed, accumulate_sample,
-    accumulate_sample_dropout, predict,
+    Chain, Dense, DropoutCache, Learner, Network, Zeroed, accumulate_sample, accumulate_sample_dropout, predict,
 };
 use serde::Serialize;
 
 use crate::arch::{Architecture, HiddenActivation};
 use crate::boxed::zeroed_box;
 use crate::data::Table;
-use crate::modelfile::{ModelFile, file_error, load_network};
+use crate::modelfile::{ModelFile, load_network};
 use crate::optim::AnyOptimizer;
-use crate::run::{RunOptions, Start, training_rng};
+use crate::run::{RunOptions, Start};
 use crate::source::SampleSource;
 
 /// The (inputs, outputs) of regression networks, smallest first: a file's
@@ -254,26 +253,7 @@ where
     if SampleSource::feature_count(table) != I {
         return Err(mlp_core::Error::InputLength { expected: I, found: SampleSource::feature_count(table) }.into());
     }
-    let mut net = zeroed_box::<N>();
-    let mut state = zeroed_box::<TrainState<N, AnyOptimizer>>();
-    match start {
-        Start::Fresh => {
-            state.persistent.rng = training_rng(options.seed);
-            net.initialize(options.init, &mut state.persistent.rng)?;
-        }
-        Start::Init(file) => {
-            model::read_model(&file.bytes, &mut *net).map_err(|e| file_error(&file.path, e))?;
-            state.persistent.rng = training_rng(options.seed);
-        }
-        Start::Resume(file) => {
-            let stored = model::read_checkpoint(&file.bytes, &mut *net, &mut state.persistent)
-                .map_err(|e| file_error(&file.path, e))?;
-            let planned = TrainConfig { epochs: options.train.epochs, ..stored };
-            if planned != options.train {
-                bail!("{}: the run's configuration differs from the checkpoint's", file.path.display());
-            }
-        }
-    }
+    let (mut net, mut state) = crate::run::start_network::<N>(start, options)?;
     let first_epoch = state.persistent.epoch;
     let mut scratch = zeroed_box::<N::Activations>();
     let mut order = vec![0u32; train.len()];

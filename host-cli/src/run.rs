@@ -241,30 +241,7 @@ where
     let mut best = stopping.as_ref().map(|_| zeroed_box::<N::Gradients>());
     let threads = options.thread_count();
 
-    let mut net = zeroed_box::<N>();
-    let mut state = zeroed_box::<TrainState<N, AnyOptimizer>>();
-    match start {
-        Start::Fresh => {
-            // One stream: it initialises the weights, then shuffles every epoch.
-            state.persistent.rng = training_rng(options.seed);
-            net.initialize(options.init, &mut state.persistent.rng)?;
-        }
-        Start::Init(file) => {
-            model::read_model(&file.bytes, &mut *net).map_err(|e| file_error(&file.path, e))?;
-            state.persistent.rng = training_rng(options.seed);
-        }
-        Start::Resume(file) => {
-            let stored = model::read_checkpoint(&file.bytes, &mut *net, &mut state.persistent)
-                .map_err(|e| file_error(&file.path, e))?;
-            // The caller settles differences first; only the planned end may move.
-            let planned = TrainConfig { epochs: options.train.epochs, ..stored };
-            anyhow::ensure!(
-                planned == options.train,
-                "{}: the run's configuration differs from the checkpoint's",
-                file.path.display()
-            );
-        }
-    }
+    let (mut net, mut state) = start_network::<N>(start, options)?;
     let first_epoch = state.persistent.epoch;
     let mut order = vec![0u32; train.len()];
     let unit = crate::accel::vector_unit();
@@ -333,6 +310,44 @@ where
         interrupted,
         best_epoch,
     })
+}
+
+/// The training state of every host run: the optimizer chosen at run time.
+pub type HostState<N> = TrainState<N, AnyOptimizer>;
+
+/// A network and its training state on the heap (zeroed in place, so big
+/// networks never pass through the stack), started as `start` says: weights
+/// from the seed, from a model file, or weights and state from a checkpoint,
+/// whose configuration must be the run's up to its planned end (the caller
+/// settles and reports any other difference first).
+pub fn start_network<N: Network + Zeroed>(
+    start: &Start,
+    options: &RunOptions,
+) -> anyhow::Result<(Box<N>, Box<HostState<N>>)> {
+    let mut net = zeroed_box::<N>();
+    let mut state = zeroed_box::<HostState<N>>();
+    match start {
+        Start::Fresh => {
+            // One stream: it initialises the weights, then shuffles every epoch.
+            state.persistent.rng = training_rng(options.seed);
+            net.initialize(options.init, &mut state.persistent.rng)?;
+        }
+        Start::Init(file) => {
+            model::read_model(&file.bytes, &mut *net).map_err(|e| file_error(&file.path, e))?;
+            state.persistent.rng = training_rng(options.seed);
+        }
+        Start::Resume(file) => {
+            let stored = model::read_checkpoint(&file.bytes, &mut *net, &mut state.persistent)
+                .map_err(|e| file_error(&file.path, e))?;
+            let planned = TrainConfig { epochs: options.train.epochs, ..stored };
+            anyhow::ensure!(
+                planned == options.train,
+                "{}: the run's configuration differs from the checkpoint's",
+                file.path.display()
+            );
+        }
+    }
+    Ok((net, state))
 }
 
 /// The model file of `net` with `extras`, in a buffer of exactly its size.

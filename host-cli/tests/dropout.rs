@@ -5,46 +5,13 @@
 //! its flag is checked, reported, recorded in checkpoints, and a resumed run
 //! continues with the same masks.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::{gap, host_cli, json, noisy_digits};
 use serde_json::Value;
-
-fn host_cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-cli")).args(args).current_dir(dir).output().expect("run host-cli")
-}
-
-fn json(dir: &Path, args: &[&str]) -> Value {
-    let out = host_cli(dir, args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
-}
-
-/// The built-in digits in their file format, 30 % of the labels drawn at random (seeded).
-fn noisy_digits(path: &Path) {
-    let digits = host_cli::data::DIGITS.load(None).unwrap();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut text = String::new();
-    for (i, &label) in digits.labels.iter().enumerate() {
-        let label = if next() % 10 < 3 { (next() % 10) as usize } else { label };
-        let pixels: Vec<String> = digits.row(i).iter().map(|&x| (x * 16.0).to_string()).collect();
-        text += &format!("{},{label}\n", pixels.join(","));
-    }
-    std::fs::write(path, text).unwrap();
-}
 
 fn accuracy(report: &Value, which: &str) -> f64 {
     report[which].as_f64().unwrap()
-}
-
-fn gap(report: &Value) -> f64 {
-    accuracy(report, "train_accuracy") - accuracy(report, "test_accuracy")
 }
 
 #[test]

@@ -5,43 +5,9 @@
 //! narrow the gap between training and test accuracy, and keep exactly the
 //! weights its best epoch had.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-use serde_json::Value;
-
-fn host_cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-cli")).args(args).current_dir(dir).output().expect("run host-cli")
-}
-
-fn json(dir: &Path, args: &[&str]) -> Value {
-    let out = host_cli(dir, args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
-}
-
-/// The built-in digits in their file format, 30 % of the labels drawn at random (seeded).
-fn noisy_digits(path: &Path) {
-    let digits = host_cli::data::DIGITS.load(None).unwrap();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    let mut text = String::new();
-    for (i, &label) in digits.labels.iter().enumerate() {
-        let label = if next() % 10 < 3 { (next() % 10) as usize } else { label };
-        let pixels: Vec<String> = digits.row(i).iter().map(|&x| (x * 16.0).to_string()).collect();
-        text += &format!("{},{label}\n", pixels.join(","));
-    }
-    std::fs::write(path, text).unwrap();
-}
-
-fn gap(report: &Value) -> f64 {
-    report["train_accuracy"].as_f64().unwrap() - report["test_accuracy"].as_f64().unwrap()
-}
+use common::{gap, host_cli, json, noisy_digits};
 
 #[test]
 fn early_stopping_narrows_the_gap_and_keeps_the_best_epochs_weights_bit_for_bit() {
